@@ -1,0 +1,44 @@
+/**
+ * The one interface between the SFTP layer and the intake pipeline. The SFTP layer knows
+ * nothing of OpenPGP, schemas or outboxes; the intake knows nothing of SSH.
+ */
+import type { ErrorCode } from '../errors.js';
+
+export interface UploadContext {
+  /** Gateway-made id (ULID-like, sortable); every file name on disk derives from it. */
+  readonly uploadId: string;
+  readonly partnerId: string;
+  readonly datasetId: string;
+  /** The name the client gave, kept as data for the receipt and the UI, never as a path. */
+  readonly clientName: string;
+  /** "ip:port" of the SSH connection. */
+  readonly source: string;
+}
+
+export type VerdictStatus = 'accepted' | 'duplicate' | 'rejected' | 'failed';
+
+export interface Verdict {
+  readonly status: VerdictStatus;
+  /** Set for rejected and failed. */
+  readonly code?: ErrorCode;
+  /** One line, safe to send to the client as the SFTP status message. */
+  readonly message: string;
+  readonly receiptName?: string;
+}
+
+export interface IntakeUpload {
+  /**
+   * Bytes in file order starting at offset 0, as they become contiguous. The SFTP layer may
+   * stop calling this (out-of-order or resumed uploads); `finish` then reads the rest from
+   * the staging file.
+   */
+  push(chunk: Buffer): void;
+  /** The commit point: the staging file is complete and fsynced. Resolves with the verdict. */
+  finish(stagingPath: string, size: number): Promise<Verdict>;
+  /** The upload will never be committed (aborted, connection lost). Idempotent. */
+  abort(): void;
+}
+
+export interface Intake {
+  open(ctx: UploadContext): IntakeUpload;
+}
