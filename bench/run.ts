@@ -1,0 +1,233 @@
+/**
+ * `npm run bench`: Passerelle against OpenSSH `internal-sftp` on this machine, as ratios
+ * (performance.md). Interleaved A B A B runs, medians; prints one table and writes
+ * bench/results.json. When the gateway cannot be started, the OpenSSH reference still runs and
+ * the table says why the gateway column is empty.
+ *
+ * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20).
+ */
+import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateKey, startSshd, type Sshd } from './sshd.js';
+import { makeFile, runBatchOk, q, type SftpTarget } from './sftp.js';
+import { formatTable, interleave, mbPerSec, median, round, type Row } from './stats.js';
+import { startBenchGateway, type BenchGateway } from './gateway.js';
+
+export interface BenchOptions {
+  readonly sizeMiB: number;
+  readonly runs: number;
+  readonly sessions: number;
+  /** Skip the gateway even if it is runnable (smoke tests of the reference side). */
+  readonly referenceOnly?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface Figure {
+  readonly unit: string;
+  readonly reference: number | null;
+  readonly gateway: number | null;
+  /** reference time / gateway time (≥ 1: the gateway is as fast or faster). */
+  readonly ratio: number | null;
+  readonly target: string;
+  readonly samples: { readonly reference: number[]; readonly gateway: number[] };
+}
+
+export interface BenchResults {
+  readonly date: string;
+  readonly machine: { readonly cpus: number; readonly node: string };
+  readonly sizeMiB: number;
+  readonly runs: number;
+  readonly sessions: number;
+  readonly gateway: { readonly ran: boolean; readonly note?: string };
+  readonly figures: Record<string, Figure>;
+  readonly extra: Record<string, Record<string, number>>;
+  readonly notes: string[];
+}
+
+export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
+  const int = (v: string | undefined, d: number) => {
+    const n = v === undefined || v === '' ? d : Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bad bench setting: ${v}`);
+    return n;
+  };
+  return { sizeMiB: int(env.BENCH_SIZE_MIB, 512), runs: int(env.BENCH_RUNS, 5), sessions: int(env.BENCH_SESSIONS, 20) };
+}
+
+function figure(unit: string, target: string, ref: number[], gw: number[], perMs: (ms: number) => number): Figure {
+  const r = ref.length ? median(ref) : NaN;
+  const g = gw.length ? median(gw) : NaN;
+  return {
+    unit,
+    target,
+    reference: ref.length ? round(perMs(r)) : null,
+    gateway: gw.length ? round(perMs(g)) : null,
+    ratio: ref.length && gw.length ? round(r / g, 3) : null,
+    samples: { reference: ref.map((x) => round(x, 1)), gateway: gw.map((x) => round(x, 1)) },
+  };
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResults> {
+  const log = opts.log ?? (() => undefined);
+  const bytes = opts.sizeMiB * 1024 * 1024;
+  const work = await mkdtemp(join(tmpdir(), 'passerelle-bench-'));
+  const notes: string[] = [];
+  let sshd: Sshd | undefined;
+  let gw: BenchGateway | undefined;
+  let gatewayNote: string | undefined;
+  try {
+    const client = await generateKey(join(work, 'client_ed25519'));
+    sshd = await startSshd([client.publicLine]);
+    const refKnownHosts = join(work, 'known_hosts_ref');
+    await writeFile(refKnownHosts, sshd.knownHostsLine + '\n');
+    const ref: SftpTarget = { host: '127.0.0.1', port: sshd.port, user: sshd.user, identity: client.privatePath, knownHosts: refKnownHosts };
+    log(`OpenSSH sshd on 127.0.0.1:${sshd.port}`);
+
+    const src = join(work, 'source.bin');
+    await makeFile(src, bytes);
+    const downRef = join(sshd.dataDir, 'download.bin');
+    await makeFile(downRef, bytes);
+
+    if (opts.referenceOnly) gatewayNote = 'not run (reference only)';
+    else {
+      try {
+        gw = await startBenchGateway({ work, downloadBytes: bytes });
+        log(`Passerelle on 127.0.0.1:${gw.target.port}`);
+      } catch (e) {
+        gatewayNote = `not runnable: ${e instanceof Error ? e.message : String(e)}`;
+        log(`Passerelle ${gatewayNote}`);
+      }
+    }
+
+    const local = join(work, 'got.bin');
+    let i = 0;
+    const upRef = async () => {
+      const dest = join(sshd!.dataDir, `up-${i++}.bin`);
+      const ms = await runBatchOk(ref, [`put ${q(src)} ${q(dest)}`], work);
+      await unlink(dest);
+      return ms;
+    };
+    const upGw = gw ? async () => gw!.upload(src, `bench-${i++}.pgp`) : undefined;
+    log(`upload ${opts.sizeMiB} MiB × ${opts.runs}`);
+    const up = await interleave(opts.runs, upRef, upGw);
+
+    const downRefRun = async () => runBatchOk(ref, [`get ${q(downRef)} ${q(local)}`], work);
+    const downGw = gw ? async () => gw!.download(local) : undefined;
+    log(`download ${opts.sizeMiB} MiB × ${opts.runs}`);
+    const down = await interleave(opts.runs, downRefRun, downGw);
+    await rm(local, { force: true });
+
+    // One session = TCP connect, key exchange, public-key auth, open the sftp subsystem, one
+    // request, close. Sequential, so this is latency-bound: sessions per second.
+    const sessionsOf = (t: SftpTarget) => async () => {
+      const start = performance.now();
+      for (let k = 0; k < opts.sessions; k++) await runBatchOk(t, ['pwd'], work);
+      return performance.now() - start;
+    };
+    log(`sessions ${opts.sessions} × ${opts.runs}`);
+    const sess = await interleave(opts.runs, sessionsOf(ref), gw ? sessionsOf(gw.target) : undefined);
+
+    const figures: Record<string, Figure> = {
+      upload: figure('MB/s', '≥ 1.0×', up.a, up.b, (ms) => mbPerSec(bytes, ms)),
+      download: figure('MB/s', '≥ 1.0×', down.a, down.b, (ms) => mbPerSec(bytes, ms)),
+      sessions: figure('sessions/s', '≥ 1.0×', sess.a, sess.b, (ms) => opts.sessions / (ms / 1000)),
+    };
+    if (gw?.note) notes.push(gw.note);
+
+    const extra: Record<string, Record<string, number>> = {};
+    for (const [name, fn] of [['audit', 'benchAudit'], ['pgp', 'benchPgp']] as const) {
+      const r = await optionalBench(name, fn, notes);
+      if (r) extra[name] = r;
+    }
+
+    return {
+      date: new Date().toISOString(),
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      sizeMiB: opts.sizeMiB,
+      runs: opts.runs,
+      sessions: opts.sessions,
+      gateway: gw ? { ran: true } : { ran: false, note: gatewayNote ?? 'not run' },
+      figures,
+      extra,
+      notes,
+    };
+  } finally {
+    await gw?.close().catch(() => undefined);
+    await sshd?.close().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** bench/audit.ts and bench/pgp.ts are written by others; run them when they exist. */
+async function optionalBench(name: string, fn: string, notes: string[]): Promise<Record<string, number> | undefined> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const file = ['.js', '.ts'].map((ext) => join(here, `${name}${ext}`)).find((f) => existsSync(f));
+  if (!file) {
+    notes.push(`${name}: bench/${name}.ts not present`);
+    return undefined;
+  }
+  try {
+    const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    const f = mod[fn];
+    if (typeof f !== 'function') {
+      notes.push(`${name}: ${fn}() not exported`);
+      return undefined;
+    }
+    return (await (f as () => Promise<Record<string, number>>)()) ?? undefined;
+  } catch (e) {
+    notes.push(`${name}: failed: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
+export function renderResults(r: BenchResults): string {
+  const fmt = (v: number | null, unit: string) => (v === null ? '—' : `${v} ${unit}`);
+  const rows: Row[] = Object.entries(r.figures).map(([name, f]) => ({
+    figure: name === 'sessions' ? `sessions (${r.sessions} sequential)` : `${name} ${r.sizeMiB} MiB`,
+    reference: fmt(f.reference, f.unit),
+    gateway: fmt(f.gateway, f.unit),
+    ratio: f.ratio === null ? '—' : `${f.ratio}×`,
+    target: f.target,
+  }));
+  for (const [name, figs] of Object.entries(r.extra)) {
+    for (const [k, v] of Object.entries(figs)) {
+      rows.push({ figure: `${name}: ${k}`, reference: '', gateway: String(round(v)), ratio: '', target: '' });
+    }
+  }
+  const head = `Passerelle bench — ${r.date}, ${r.machine.cpus} CPUs, Node ${r.machine.node}, cipher aes128-gcm, median of ${r.runs} interleaved runs`;
+  const gwLine = r.gateway.ran ? '' : `\nPasserelle: ${r.gateway.note}`;
+  const notes = r.notes.length ? `\n${r.notes.map((n) => `note: ${n}`).join('\n')}` : '';
+  return `${head}\n\n${formatTable(rows)}${gwLine}${notes}\n`;
+}
+
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d);
+    if (up === d) return process.cwd();
+    d = up;
+  }
+  return d;
+}
+
+async function main(): Promise<number> {
+  const opts = { ...optionsFromEnv(process.env), log: (l: string) => process.stderr.write(`bench: ${l}\n`) };
+  const results = await runBench(opts);
+  process.stdout.write(renderResults(results));
+  const out = join(repoRoot(), 'bench', 'results.json');
+  await writeFile(out, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`\nwritten: ${out}\n`);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (c) => (process.exitCode = c),
+    (e: unknown) => {
+      process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
