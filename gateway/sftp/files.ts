@@ -1,0 +1,156 @@
+/**
+ * What a party reads: directory listings, attributes, outbox deliveries and receipts (sizes
+ * and times from disk, resumable positional reads, a complete download reported once), and
+ * their deletion.
+ */
+import { constants, type Stats } from 'node:fs';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { read as readFd, close as closeFd, fstat as fstatFd, open as openCb } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GatewayError } from '../errors.js';
+import { isGatewayFileName } from '../vfs/path.js';
+import { treeChildren, type VfsNode } from '../vfs/resolve.js';
+import { IntervalSet } from './intervals.js';
+import { MODE, attrs, entry, type FileAttrs, type NameEntry } from './listing.js';
+import { audit, party, servedDir, servedPath, view, type ReadHandle, type SessionState } from './state.js';
+
+type ServedNode = Extract<VfsNode, { type: 'receipt' | 'delivery' }>;
+
+const readP = promisify(readFd);
+const closeP = promisify(closeFd);
+const openP = promisify(openCb);
+const fstatP = promisify(fstatFd);
+
+function notFound(): GatewayError {
+  return new GatewayError('PATH_NOT_FOUND', 'fichier introuvable / no such file');
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
+}
+
+function dirMode(node: VfsNode): number {
+  if (node.type === 'inbox-dataset') return MODE.DIR_WRITE_ONLY;
+  if (node.type === 'receipts' || node.type === 'outbox-dataset') return MODE.DIR_READ_DELETE;
+  return MODE.DIR_READ;
+}
+
+function fileMode(s: SessionState, node: ServedNode): number {
+  const v = view(s);
+  return node.type === 'receipt' || (v.kind === 'recipient' && v.deleteAllowed) ? MODE.FILE_READ_DELETE : MODE.FILE_READ;
+}
+
+/** STAT / LSTAT on any node the VFS resolved. */
+export async function statNode(s: SessionState, node: VfsNode): Promise<FileAttrs> {
+  switch (node.type) {
+    case 'upload': {
+      const e = s.uploads.get(party(s).id, node.dataset, node.name);
+      if (!e) throw notFound();
+      return attrs(MODE.FILE_WRITE_ONLY, e.size, e.mtimeMs);
+    }
+    case 'receipt':
+    case 'delivery': {
+      const st = await lstat(servedPath(s, node)).catch((err: unknown) => {
+        throw isMissing(err) ? notFound() : err;
+      });
+      if (!st.isFile()) throw notFound();
+      return attrs(fileMode(s, node), st.size, st.mtimeMs);
+    }
+    default:
+      return attrs(dirMode(node), 0, Date.now());
+  }
+}
+
+/** OPENDIR: the whole listing is taken at once (directories here are small), then paged by READDIR. */
+export async function listNode(s: SessionState, node: VfsNode): Promise<NameEntry[]> {
+  const owner = s.ctx.party.id;
+  const fixed = treeChildren(view(s), node);
+  if (fixed) return fixed.map((name) => entry(name, attrs(MODE.DIR_READ, 0, Date.now()), owner));
+  if (node.type === 'inbox-dataset') {
+    // Only the party's own uploads still waiting (partials, temporary names): never a committed file.
+    return s.uploads
+      .list(party(s).id, node.dataset)
+      .filter(([, e]) => e.state === 'parked')
+      .map(([name, e]) => entry(name, attrs(MODE.FILE_WRITE_ONLY, e.size, e.mtimeMs), owner));
+  }
+  if (node.type !== 'receipts' && node.type !== 'outbox-dataset') throw new GatewayError('PERMISSION_DENIED', 'pas un dossier / not a directory');
+  const dir = servedDir(s, node);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+  const out: NameEntry[] = [];
+  for (const name of names.filter(isGatewayFileName).sort()) {
+    let st: Stats;
+    try {
+      st = await lstat(join(dir, name));
+    } catch {
+      continue; // deleted meanwhile
+    }
+    if (!st.isFile()) continue;
+    const fileNode: ServedNode = node.type === 'receipts' ? { type: 'receipt', name } : { type: 'delivery', dataset: node.dataset, name };
+    out.push(entry(name, attrs(fileMode(s, fileNode), st.size, st.mtimeMs), owner));
+  }
+  return out;
+}
+
+export async function openRead(s: SessionState, node: ServedNode): Promise<ReadHandle> {
+  let fd: number;
+  try {
+    fd = await openP(servedPath(s, node), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw isMissing(err) ? notFound() : err;
+  }
+  const st = await fstatP(fd).catch(async (err: unknown) => {
+    await closeP(fd);
+    throw err;
+  });
+  if (!st.isFile()) {
+    await closeP(fd);
+    throw notFound();
+  }
+  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet() };
+}
+
+/** READ: at most `maxReadLength` bytes; `undefined` means end of file. */
+export async function readAt(s: SessionState, h: ReadHandle, offset: number, len: number): Promise<Buffer | undefined> {
+  if (offset >= h.size) return undefined;
+  const n = Math.min(len, s.limits.maxReadLength, h.size - offset);
+  const buf = Buffer.allocUnsafe(n);
+  const { bytesRead } = await readP(h.fd, buf, 0, n, offset);
+  if (bytesRead === 0) return undefined;
+  h.coverage.add(offset, offset + bytesRead);
+  return bytesRead === n ? buf : buf.subarray(0, bytesRead);
+}
+
+/** CLOSE of a read handle: a download that read bytes is recorded, complete or partial. */
+export async function closeRead(s: SessionState, h: ReadHandle): Promise<void> {
+  await closeP(h.fd).catch(() => undefined);
+  if (h.coverage.count === 0 && h.size > 0) return;
+  const complete = h.coverage.covers(0, h.size) || h.size === 0;
+  const read = h.coverage.end();
+  await audit(s, {
+    type: h.node.type === 'delivery' ? 'delivery.downloaded' : 'receipt.downloaded',
+    outcome: complete ? 'success' : 'info',
+    refs: h.node.type === 'delivery' ? { file: h.node.name, dataset: h.node.dataset } : { file: h.node.name },
+    details: { complete, bytes: h.size, bytesRead: read },
+  });
+}
+
+export async function removeServed(s: SessionState, node: ServedNode): Promise<void> {
+  try {
+    await unlink(servedPath(s, node));
+  } catch (err) {
+    throw isMissing(err) ? notFound() : err;
+  }
+  await audit(s, {
+    type: node.type === 'delivery' ? 'delivery.deleted' : 'receipt.deleted',
+    outcome: 'success',
+    refs: node.type === 'delivery' ? { file: node.name, dataset: node.dataset } : { file: node.name },
+  });
+}
