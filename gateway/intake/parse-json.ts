@@ -1,0 +1,137 @@
+/**
+ * One JSON document `{ …envelope, "<recordsPath>": [record, …] }` → records, streamed: the
+ * document is never held whole. stream-json's bare tokenizer is fed line by line so every
+ * record knows the line it starts on; each record is assembled alone and handed on, and the
+ * other top-level members form the envelope (bounded in size like a record).
+ */
+import { jsonParser } from 'stream-json/parser.js';
+import Assembler from 'stream-json/assembler.js';
+import { GatewayError } from '../errors.js';
+import type { RawRecord } from './records.js';
+
+export type Envelope = Record<string, unknown>;
+
+export interface JsonOptions {
+  /** Top-level member holding the record array ("interventions"; a leading "$." or "/" is accepted). */
+  readonly recordsPath: string;
+  readonly maxRecordChars: number;
+  readonly onEnvelope?: ((envelope: Envelope, final: boolean) => void) | undefined;
+}
+
+type Token = { name: string; value?: unknown };
+const NONE = Symbol.for('object-stream.none'); // stream-chain's end-of-input marker
+
+const SEGMENT = 65536;
+
+// Where the tokenizer is in the document.
+type Where = 'start' | 'top' | 'member' | 'records' | 'end';
+
+export async function* parseJsonDocument(text: AsyncIterable<string>, opts: JsonOptions): AsyncGenerator<RawRecord> {
+  const recordsKey = opts.recordsPath.replace(/^\$\.|^\//, '');
+  // Returns stream-chain's `many(tokens)` wrapper, or NONE when a segment completes no token.
+  const tokenizer = jsonParser({ streamValues: false }) as unknown as (input: string | symbol) => { values: Token[] } | symbol;
+  const envelope: Envelope = {};
+  const asm = new Assembler();
+  let where: Where = 'start';
+  let key = '';
+  let sawRecords = false;
+  const seen = new Set<string>();
+  let line = 1;
+  let recordNo = 0;
+  let recordLine = 0;
+  let chars = 0; // characters fed since the current value (record or envelope member) began
+  const out: RawRecord[] = [];
+
+  const syntax = (what: string): GatewayError => new GatewayError('FORMAT_SYNTAX', `document JSON invalide ligne ${line} : ${what}`, { line });
+
+  const onToken = (t: Token): void => {
+    switch (where) {
+      case 'start':
+        if (t.name !== 'startObject') throw syntax('le document doit être un objet JSON');
+        where = 'top';
+        return;
+      case 'top':
+        if (t.name === 'endObject') {
+          where = 'end';
+          return;
+        }
+        key = String(t.value); // keyValue
+        if (seen.has(key)) throw syntax(`membre « ${key} » en double`);
+        seen.add(key);
+        chars = 0;
+        if (key === recordsKey) {
+          sawRecords = true;
+          where = 'records';
+          return;
+        }
+        where = 'member';
+        return;
+      case 'member':
+        asm.consume(t as Parameters<Assembler['consume']>[0]);
+        if (asm.done) {
+          envelope[key] = asm.current;
+          where = 'top';
+        }
+        return;
+      case 'records':
+        if (asm.done) {
+          // between records: the array opens, closes, or a new record starts
+          if (t.name === 'startArray' && recordLine === 0) {
+            recordLine = -1; // inside the array
+            opts.onEnvelope?.(envelope, false);
+            return;
+          }
+          if (recordLine === 0) throw syntax(`« ${recordsKey} » doit être un tableau`);
+          if (t.name === 'endArray') {
+            where = 'top';
+            return;
+          }
+          recordLine = line;
+          chars = 0;
+        }
+        asm.consume(t as Parameters<Assembler['consume']>[0]);
+        if (asm.done) {
+          out.push({ line: recordLine, recordNo: ++recordNo, value: asm.current as Record<string, unknown> });
+          chars = 0;
+        }
+        return;
+      case 'end':
+        throw syntax('contenu après la fin du document');
+    }
+  };
+
+  const feed = (segment: string | symbol): void => {
+    let tokens: Token[];
+    try {
+      const res = tokenizer(segment);
+      tokens = typeof res === 'symbol' ? [] : res.values;
+    } catch (e) {
+      throw new GatewayError('FORMAT_SYNTAX', `document JSON invalide vers la ligne ${line}`, { line }, { cause: e });
+    }
+    for (const t of tokens) onToken(t);
+  };
+
+  for await (const chunk of text) {
+    let pos = 0;
+    while (pos < chunk.length) {
+      // Feed at most one line, and at most SEGMENT characters (minified documents are one long line).
+      const nl = chunk.indexOf('\n', pos);
+      const end = Math.min(nl < 0 ? chunk.length : nl + 1, pos + SEGMENT);
+      chars += end - pos;
+      if (chars > opts.maxRecordChars) {
+        throw new GatewayError('FORMAT_LINE_TOO_LONG', `un élément du document dépasse ${opts.maxRecordChars} caractères (ligne ${line})`, { line, limit: opts.maxRecordChars });
+      }
+      feed(chunk.slice(pos, end));
+      if (chunk.charCodeAt(end - 1) === 10) line++;
+      pos = end;
+      if (out.length) {
+        yield* out;
+        out.length = 0;
+      }
+    }
+  }
+  feed(NONE);
+  if ((where as Where) !== 'end') throw syntax('document incomplet');
+  if (!sawRecords) throw syntax(`le tableau « ${recordsKey} » est absent`);
+  opts.onEnvelope?.(envelope, true);
+}

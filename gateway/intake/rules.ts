@@ -1,0 +1,115 @@
+/**
+ * The contract rules JSON Schema cannot express (datasets.md, "Common rules"): coordinate pairs,
+ * the date window, the coordinate boxes, unique ids and the SDIS envelope period. Pure: the
+ * clock is a parameter. Run after the record matched its schema, so types are known.
+ */
+import type { Dataset } from '../config/model.js';
+import type { CompiledSchema, RecordIssue } from './validate.js';
+
+export const CLOCK_SKEW_MS = 10 * 60 * 1000;
+export const MAX_AGE_YEARS = 10;
+
+const BOX = {
+  'EPSG:4326': { x: [-5.5, 10], y: [41, 51.5], xName: 'lon', yName: 'lat' },
+  'EPSG:2154': { x: [100000, 1300000], y: [6000000, 7200000], xName: 'x', yName: 'y' },
+} as const;
+
+export interface RecordRules {
+  /** The first rule the (schema-valid) record breaks, or undefined. */
+  check(value: Readonly<Record<string, unknown>>): RecordIssue | undefined;
+}
+
+/** Builds the rules of `dataset` for a file checked at `now`. */
+export function recordRules(dataset: Dataset, schema: CompiledSchema, now: Date): RecordRules {
+  const dates = [...schema.formats].filter(([, f]) => f === 'date').map(([k]) => k);
+  const dateTimes = [...schema.formats].filter(([, f]) => f === 'date-time').map(([k]) => k);
+  const latestDay = parisDay(new Date(now.getTime() + CLOCK_SKEW_MS));
+  const today = parisDay(now);
+  const earliestDay = `${String(Number(today.slice(0, 4)) - MAX_AGE_YEARS).padStart(4, '0')}${today.slice(4)}`;
+  const latest = now.getTime() + CLOCK_SKEW_MS;
+  const earliest = Date.parse(`${earliestDay}T00:00:00Z`);
+  const coords = dataset.coordinates;
+  const box = coords ? BOX[coords.crs] : undefined;
+
+  return {
+    check(v) {
+      for (const k of dates) {
+        const d = v[k];
+        if (typeof d !== 'string') continue;
+        if (d > latestDay) return { field: `/${k}`, message: `« ${k} » est dans le futur` };
+        if (d < earliestDay) return { field: `/${k}`, message: `« ${k} » a plus de ${MAX_AGE_YEARS} ans` };
+      }
+      for (const k of dateTimes) {
+        const d = v[k];
+        if (typeof d !== 'string') continue;
+        const t = Date.parse(d);
+        if (t > latest) return { field: `/${k}`, message: `« ${k} » est dans le futur (au-delà de 10 minutes de décalage d'horloge)` };
+        if (t < earliest) return { field: `/${k}`, message: `« ${k} » a plus de ${MAX_AGE_YEARS} ans` };
+      }
+      if (coords && box) {
+        const x = v[coords.xField];
+        const y = v[coords.yField];
+        if ((x === undefined) !== (y === undefined)) {
+          const [has, lacks] = x === undefined ? [coords.yField, coords.xField] : [coords.xField, coords.yField];
+          return { field: `/${lacks}`, message: `« ${has} » sans « ${lacks} » : les deux coordonnées vont ensemble (ou aucune)` };
+        }
+        if (typeof x === 'number' && typeof y === 'number') return boxIssue(coords.xField, coords.yField, x, y, box);
+      }
+      return undefined;
+    },
+  };
+}
+
+function boxIssue(
+  xField: string,
+  yField: string,
+  x: number,
+  y: number,
+  box: (typeof BOX)[keyof typeof BOX],
+): RecordIssue | undefined {
+  const inX = (n: number): boolean => n >= box.x[0] && n <= box.x[1];
+  const inY = (n: number): boolean => n >= box.y[0] && n <= box.y[1];
+  if (inX(x) && inY(y)) return undefined;
+  const field = inX(x) ? `/${yField}` : `/${xField}`;
+  const where = `${box.xName} ∈ [${box.x.join(', ')}], ${box.yName} ∈ [${box.y.join(', ')}]`;
+  if (inX(y) && inY(x)) return { field, message: `« ${xField} » et « ${yField} » semblent inversées (attendu : ${where})` };
+  return { field, message: `coordonnées hors de la France métropolitaine (attendu : ${where} ; mauvais système de coordonnées ?)` };
+}
+
+/** The local calendar day in France (dates in exports are French local dates). */
+export function parisDay(at: Date): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+}
+
+/** Identifiers seen in one file; `add` returns false for a repeat. */
+export class UniqueIds {
+  private readonly seen = new Set<string>();
+  add(id: unknown): boolean {
+    const key = String(id);
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+}
+
+export interface Period {
+  readonly debut: string;
+  readonly fin: string;
+}
+
+/** The envelope's period if it has a well-formed one (`periode: {debut, fin}` as dates). */
+export function periodOf(envelope: Readonly<Record<string, unknown>>): Period | undefined {
+  const p = envelope.periode as Record<string, unknown> | undefined;
+  const ok = (s: unknown): s is string => typeof s === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(s);
+  return p && ok(p.debut) && ok(p.fin) ? { debut: p.debut, fin: p.fin } : undefined;
+}
+
+/** Whether a date-time's own calendar day (as written, in its offset) lies inside the period. */
+export function inPeriod(period: Period, dateTime: string): boolean {
+  const day = dateTime.slice(0, 10);
+  return period.debut <= day && day <= period.fin;
+}
+
+export function periodIssue(period: Period, field: string): RecordIssue {
+  return { field: `/${field}`, message: `« ${field} » hors de la période du document (${period.debut} → ${period.fin})` };
+}
