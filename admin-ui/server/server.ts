@@ -1,0 +1,115 @@
+/**
+ * HTTPS listener for the admin app. Loopback only unless `allowRemote` is set; a self-signed
+ * certificate (RSA-3072, SHA-256, SAN 127.0.0.1 and localhost) is generated at first start in
+ * dataDir/admin, key 0600; its SHA-256 fingerprint is returned for the caller to print and is
+ * shown in every page footer.
+ */
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import { isIP, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Application } from 'express';
+import forge from 'node-forge';
+import { GatewayError } from '../../gateway/errors.js';
+import { dataLayout } from '../../gateway/paths.js';
+
+export interface AdminServerOptions {
+  readonly app: Application;
+  readonly host?: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** Bind a non-loopback address: only when the operator says so explicitly. */
+  readonly allowRemote?: boolean;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  /** SHA-256 of the certificate (DER), colon-separated upper-case hex, as browsers show it. */
+  readonly fingerprint: string;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '::ffff:127.0.0.1';
+}
+
+/** A self-signed server certificate for 127.0.0.1 and localhost (pure apart from randomness). */
+export function makeCertificate(now: Date = new Date()): { cert: string; key: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  // Positive serial: first byte below 0x80.
+  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.validity.notBefore = new Date(now.getTime() - 60_000);
+  cert.validity.notAfter = new Date(now.getTime() + 825 * 86_400_000);
+  const name = [{ name: 'commonName', value: 'Passerelle admin (127.0.0.1)' }, { name: 'organizationName', value: 'Passerelle' }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }, { type: 2, value: 'localhost' }] },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: keyPem };
+}
+
+/** The configured certificate, or the generated one in dataDir/admin (made at first start). */
+export async function loadOrCreateCertificate(dataDir: string, tlsCert?: string, tlsKey?: string): Promise<{ cert: string; key: string }> {
+  if (tlsCert && tlsKey) return { cert: await readFile(tlsCert, 'utf8'), key: await readFile(tlsKey, 'utf8') };
+  const dir = dataLayout(dataDir).admin;
+  const certFile = join(dir, 'tls-cert.pem');
+  const keyFile = join(dir, 'tls-key.pem');
+  try {
+    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const made = makeCertificate();
+  await writeFile(keyFile, made.key, { mode: 0o600, flag: 'wx' });
+  await chmod(keyFile, 0o600);
+  await writeFile(certFile, made.cert, { mode: 0o644, flag: 'wx' });
+  return made;
+}
+
+export function certificateFingerprint(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
+}
+
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host) && opts.allowRemote !== true) {
+    throw new GatewayError('CONFIG_INVALID', `l'interface d'administration n'écoute que sur la boucle locale (${host} refusé sans allowRemote)`, { setting: 'admin.host', host });
+  }
+  const { cert, key } = await loadOrCreateCertificate(opts.dataDir, opts.tlsCert, opts.tlsKey);
+  const fingerprint = certificateFingerprint(cert);
+  opts.app.locals['fingerprint'] = fingerprint;
+  const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, opts.app);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.maxHeadersCount = 50;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    fingerprint,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
