@@ -22,7 +22,8 @@
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { sniff, toWebStream, type InputStream } from './sniff.js';
+import { sniff } from './sniff.js';
+import { toWebStream, type InputStream } from './streams.js';
 import { checkSignature, type VerifiedSignature } from './policy.js';
 import { classifyOpenpgpError } from './classify.js';
 

@@ -2,24 +2,12 @@
  * What kind of OpenPGP data (if any) a stream starts with, read from its first bytes without
  * losing them: the caller gets back a stream that still yields every byte.
  */
-import { Readable } from 'node:stream';
-
-export type InputStream = ReadableStream<Uint8Array> | Readable;
 
 export type Sniffed =
   | 'binary'          // a binary OpenPGP packet sequence
   | 'armored-message' // -----BEGIN PGP MESSAGE-----
   | 'armored-other'   // a cleartext-signed message, a detached signature, a key…
   | 'not-openpgp';    // anything else (plain text, empty)
-
-/** Node streams are bridged once here; web streams pass through untouched. */
-export function toWebStream(input: InputStream): ReadableStream<Uint8Array> {
-  if (input instanceof Readable) {
-    // node:stream/web and the DOM lib declare the same class twice; the cast joins them.
-    return Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
-  }
-  return input;
-}
 
 const PEEK_BYTES = 64;
 

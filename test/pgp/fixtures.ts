@@ -5,7 +5,7 @@
  */
 import * as openpgp from 'openpgp';
 import { openMessage, type OpenOptions, type VerifiedSignature } from '../../gateway/pgp/open.js';
-import type { InputStream } from '../../gateway/pgp/sniff.js';
+import type { InputStream } from '../../gateway/pgp/streams.js';
 import { readPrivateKey, readPublicKeys } from '../../gateway/pgp/keys.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { GnuPG } from './gnupg.js';
