@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyEnv } from '../../config/env.js';
 import { loadConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/project.js';
 import { buildKit } from '../../kit/kit.js';
@@ -49,7 +50,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const configFile = values.config ?? join(projectRoot(), 'config', 'grand-nancy', 'passerelle.json');
   const demo = values.demo || values.config === undefined;
-  const config = await loadConfig(configFile, { demo });
+  // Same settings as the running gateway: in demo mode PASSERELLE_SFTP_PORT moves the port.
+  const config = await loadConfig(configFile, { demo, adjustSettings: (s) => applyEnv(s, process.env) });
   const input = await kitInputFromConfig(config, partnerId, {
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(port !== undefined ? { port } : {}),
