@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   start: { summary: 'run a real deployment: start --config FILE', load: () => import('./commands/start.js') },
   demo: { summary: 'run the Grand Nancy demo deployment (what `npm start` runs)', load: () => import('./commands/demo.js') },
   'check-config': { summary: 'validate a configuration: check-config --config FILE', load: () => import('./commands/check-config.js') },
+  validate: { summary: 'check a plaintext export as the gateway would: validate --dataset ID [--partner ID] FILE', load: () => import('./commands/validate.js') },
   'partner-kit': { summary: 'write a partner onboarding kit: partner-kit PARTNER-ID --out DIR [--config FILE]', load: () => import('./commands/partner-kit.js') },
 };
 
