@@ -2,9 +2,10 @@
  * Reading checkpoint key files (the I/O edge of notekey.ts). A signer key file must be readable
  * by its owner only (0600), except in demo mode where the committed demo keys are used.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
-import { parseSignerKey, parseVerifierKey, type SignerKey, type VerifierKey } from './notekey.js';
+import { formatSignerKey, formatVerifierKey, generateSignerKey, parseSignerKey, parseVerifierKey, type SignerKey, type VerifierKey } from './notekey.js';
 
 function read(path: string): string {
   try {
@@ -26,4 +27,31 @@ export function readSignerKeyFile(path: string, options: { demo?: boolean } = {}
 export function readVerifierKeyFile(path: string): VerifierKey {
   const text = read(path).trim();
   return text.startsWith('PRIVATE+KEY+') ? parseSignerKey(text) : parseVerifierKey(text);
+}
+
+/** Where the verifier key goes next to a signer key file: checkpoint.key → checkpoint.pub. */
+export function verifierKeyPath(signerPath: string): string {
+  return signerPath.endsWith('.key') ? `${signerPath.slice(0, -4)}.pub` : `${signerPath}.pub`;
+}
+
+/**
+ * Writes a new key pair: the signer key create-exclusive with mode 0600 (never overwrites), the
+ * verifier key next to it for auditors. Returns the key.
+ */
+export function createSignerKeyFile(path: string, name: string): SignerKey {
+  const key = generateSignerKey(name);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    throw new GatewayError('CONFIG_UNREADABLE', `impossible de créer la clé de checkpoint ${path} (existe déjà ?)`, { path }, { cause: e });
+  }
+  writeFileSync(verifierKeyPath(path), `${formatVerifierKey(key)}\n`, { mode: 0o644 });
+  return key;
+}
+
+/** The gateway's checkpoint key: read it, or create it at first start (named after the origin). */
+export function loadOrCreateSignerKey(path: string, name: string, options: { demo?: boolean } = {}): { key: SignerKey; created: boolean } {
+  if (existsSync(path)) return { key: readSignerKeyFile(path, options), created: false };
+  return { key: createSignerKeyFile(path, name), created: true };
 }

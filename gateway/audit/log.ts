@@ -14,7 +14,7 @@ import { canonicalJson, makeEntry, parseEntry, purgedEntry, type AuditEntry } fr
 import { CompactRange, inclusionRanges, leafHash, perfectSubtrees, proofHashes, foldSubtrees, type NodeId } from './merkle.js';
 import { signCheckpoint } from './checkpoint.js';
 import { formatVerifierKey, type SignerKey } from './notekey.js';
-import { readSignerKeyFile } from './keyfile.js';
+import { loadOrCreateSignerKey } from './keyfile.js';
 import { openSqliteAuditStore, type AuditStore, type EntryFilter, type NewEntry, type StoredCheckpoint } from './store.js';
 
 export interface AuditQuery {
@@ -72,7 +72,10 @@ export interface AuditLogOptions {
   readonly dir: string;
   /** Checkpoint origin line, e.g. "grand-nancy.passerelle.example/audit". */
   readonly origin: string;
-  /** Signer key file (PRIVATE+KEY+…); null: this process never signs (a CLI next to a running gateway). */
+  /**
+   * Signer key file (PRIVATE+KEY+…), created (0600, named after the origin, with a .pub beside it)
+   * if missing; null: this process never signs (a CLI without the key, next to a running gateway).
+   */
   readonly checkpointKeyFile: string | null;
   readonly checkpointIntervalMs: number;
   readonly log: Logger;
@@ -156,7 +159,12 @@ function readerOn(store: AuditStore, beforeProve?: (index: number) => Promise<vo
 export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   const now = opts.now ?? (() => new Date());
   const retentionDays = opts.retentionDays ?? 365;
-  const signer: SignerKey | null = opts.checkpointKeyFile === null ? null : readSignerKeyFile(opts.checkpointKeyFile, { demo: opts.demo === true });
+  let signer: SignerKey | null = null;
+  if (opts.checkpointKeyFile !== null) {
+    const got = loadOrCreateSignerKey(opts.checkpointKeyFile, opts.origin, { demo: opts.demo === true });
+    if (got.created) opts.log.warn({ file: opts.checkpointKeyFile }, 'audit checkpoint key created: give its .pub to the auditors');
+    signer = got.key;
+  }
   const store = opts.store ?? openSqliteAuditStore(opts.dir);
   const storedOrigin = await store.getMeta('origin');
   if (storedOrigin === undefined) await store.setMeta('origin', opts.origin);
@@ -246,17 +254,16 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   };
 
   const checkpoint = async (): Promise<StoredCheckpoint | undefined> => {
-    const latest = await store.latestCheckpoint();
-    if (!signer) return latest;
-    const size = await store.size();
-    if (latest && latest.size >= size) return latest;
-    if (!latest && size === 0) return undefined;
-    const root = foldSubtrees(await store.nodes(perfectSubtrees(0, size)));
-    const note = signCheckpoint({ origin: opts.origin, size, root, extensions: [] }, signer);
-    const cp = { size, time: now().toISOString(), note };
-    await store.addCheckpoint(cp);
-    opts.log.info({ size }, 'audit checkpoint signed');
-    return cp;
+    if (!signer) return store.latestCheckpoint();
+    let latest: StoredCheckpoint | undefined;
+    const made = await store.addCheckpoint((size, last, node) => {
+      latest = last;
+      if (size === 0 || (last && last.size >= size)) return undefined;
+      const root = foldSubtrees(perfectSubtrees(0, size).map(node));
+      return { size, time: now().toISOString(), note: signCheckpoint({ origin: opts.origin, size, root, extensions: [] }, signer) };
+    });
+    if (made) opts.log.info({ size: made.size }, 'audit checkpoint signed');
+    return made ?? latest;
   };
 
   const timer = setInterval(() => {

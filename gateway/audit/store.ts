@@ -74,7 +74,13 @@ export interface AuditStore {
   expired(before: string, limit: number): Promise<StoredEntry[]>;
   /** Replaces bodies by their purged form; the leaf hash stays. */
   purge(rows: readonly { seq: number; body: string }[]): Promise<void>;
-  addCheckpoint(c: StoredCheckpoint): Promise<void>;
+  /**
+   * In one transaction (so two processes never store checkpoints out of order): reads the size
+   * and the latest checkpoint, lets `make` sign a new one (or return undefined), stores it.
+   */
+  addCheckpoint(
+    make: (size: number, latest: StoredCheckpoint | undefined, node: (id: NodeId) => Buffer) => StoredCheckpoint | undefined,
+  ): Promise<StoredCheckpoint | undefined>;
   checkpoints(): Promise<StoredCheckpoint[]>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   getMeta(key: string): Promise<string | undefined>;
@@ -171,6 +177,11 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
     for (const n of batch.nodes) insNode.run(n.id.level, n.id.index, n.hash);
     return batch;
   });
+  const checkpointTx = db.transaction((make: Parameters<AuditStore['addCheckpoint']>[0]): StoredCheckpoint | undefined => {
+    const c = make(st.size.get() as number, st.latest.get() as StoredCheckpoint | undefined, node);
+    if (c) writable(st.insCheckpoint).run(c.size, c.time, c.note);
+    return c;
+  });
   const purgeTx = db.transaction((rows: readonly { seq: number; body: string }[]) => {
     for (const r of rows) writable(st.purge).run(r.body, r.seq);
   });
@@ -205,7 +216,7 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
     },
     expired: async (before, limit) => (st.expired.all(before, limit) as Row[]).map(toEntry),
     purge: async (rows) => purgeTx.immediate(rows),
-    addCheckpoint: async (c) => void writable(st.insCheckpoint).run(c.size, c.time, c.note),
+    addCheckpoint: async (make) => checkpointTx.immediate(make),
     checkpoints: async () => st.checkpoints.all() as StoredCheckpoint[],
     latestCheckpoint: async () => st.latest.get() as StoredCheckpoint | undefined,
     getMeta: async (key) => st.getMeta.get(key) as string | undefined,
