@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateKey, startSshd, type Sshd } from './sshd.js';
 import { makeFile, runBatchOk, q, type SftpTarget } from './sftp.js';
 import { formatTable, interleave, mbPerSec, median, round, type Row } from './stats.js';
-import { startBenchGateway, type BenchGateway } from './gateway.js';
+import type { BenchGateway } from './gateway.js';
 
 export interface BenchOptions {
   readonly sizeMiB: number;
@@ -93,6 +93,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     if (opts.referenceOnly) gatewayNote = 'not run (reference only)';
     else {
       try {
+        // Imported here so a gateway module that does not load yet leaves the reference running.
+        const { startBenchGateway } = await import('./gateway.js');
         gw = await startBenchGateway({ work, downloadBytes: bytes });
         log(`Passerelle on 127.0.0.1:${gw.target.port}`);
       } catch (e) {

@@ -107,3 +107,34 @@ describe('runBench (tiny sizes)', () => {
     expect(text).toContain('not run (reference only)');
   }, 60_000);
 });
+
+describe('bench gateway side (tiny sizes)', () => {
+  it('uploads into a partner inbox and downloads an outbox file through the gateway', async () => {
+    const { startBenchGateway } = await import('../../bench/gateway.js');
+    const work = await mkdtemp(join(tmpdir(), 'passerelle-test-benchgw-'));
+    const gw = await startBenchGateway({ work, downloadBytes: 2 * 1024 * 1024 + 5 });
+    try {
+      const src = join(work, 'src.bin');
+      await makeFile(src, 1024 * 1024 + 3);
+      expect(await gw.upload(src, 'bench-0.pgp')).toBeGreaterThan(0);
+      const local = join(work, 'down.bin');
+      await gw.download(local);
+      expect((await stat(local)).size).toBe(2 * 1024 * 1024 + 5);
+      // The partner cannot read its inbox back: the gateway answers like a real deployment.
+      const back = await runBatch(gw.target, [`get /inbox/faits-4001/bench-0.pgp ${q(join(work, 'back.bin'))}`], work);
+      expect(back.code).not.toBe(0);
+    } finally {
+      await gw.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('runBench fills the gateway column and the ratio', async () => {
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1 });
+    expect(r.gateway).toEqual({ ran: true });
+    for (const name of ['upload', 'download', 'sessions'] as const) {
+      expect(r.figures[name]?.gateway).toBeGreaterThan(0);
+      expect(r.figures[name]?.ratio).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
