@@ -82,3 +82,34 @@ export function literalPacket(data: Uint8Array): openpgp.LiteralDataPacket {
   (p as unknown as { setBytes(b: Uint8Array, f: openpgp.enums.literal): void }).setBytes(data, openpgp.enums.literal.binary);
   return p;
 }
+
+/**
+ * A zlib compression bomb: a compressed packet whose content is a one-pass signature announcing
+ * `signer` (an Ed25519 key) and a literal packet of `size` zero bytes, encrypted to `recipient`. Built without compressing `size` bytes: after a
+ * full flush deflate forgets its history, so every 1 MiB block of zeros compresses to the same
+ * bytes and the stream is that block repeated (the Adler-32 at the end is not the real one; a
+ * reader stopped at its limit never gets there).
+ */
+export async function zlibBomb(size: number, recipient: openpgp.PublicKey, signer: openpgp.PublicKey): Promise<Buffer> {
+  const { deflateSync, constants } = await import('node:zlib');
+  const MiB = 1 << 20;
+  // One-pass signature: version 3, binary, SHA-256, EdDSA, key ID, last.
+  const ops = Buffer.concat([Buffer.from([0x90, 0x0d, 3, 0, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);
+  const header = Buffer.alloc(2 + 4 + 6);
+  header[0] = 0xcb; // new-format literal data packet
+  header[1] = 0xff; // five-octet length follows
+  header.writeUInt32BE(size + 6, 2);
+  header.write('b', 6, 'latin1'); // binary, no file name, date 0
+  const first = deflateSync(Buffer.concat([ops, header, Buffer.alloc(MiB)]), { flush: constants.Z_FULL_FLUSH, finishFlush: constants.Z_FULL_FLUSH });
+  const block = deflateSync(Buffer.alloc(MiB), { flush: constants.Z_FULL_FLUSH, finishFlush: constants.Z_FULL_FLUSH }).subarray(2); // without the zlib header
+  const parts = [first];
+  for (let done = MiB; done < size; done += MiB) parts.push(block);
+  parts.push(Buffer.from([0x03, 0x00, 0, 0, 0, 1])); // final empty block, Adler-32 placeholder
+  const packet = new openpgp.CompressedDataPacket();
+  // Fields openpgp's types keep private: the bytes are set as they are, not compressed again.
+  Object.assign(packet, { algorithm: openpgp.enums.compression.zlib, compressed: Buffer.concat(parts) });
+  const list = new openpgp.PacketList<openpgp.AnyPacket>();
+  list.push(packet);
+  const encrypted = await new openpgp.Message(list).encrypt([recipient]);
+  return Buffer.from(encrypted.write() as Uint8Array);
+}
