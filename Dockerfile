@@ -1,11 +1,12 @@
 # Passerelle — image de production (multi-stage).
 #   docker build -t passerelle .
-#   docker run -d --name passerelle \
-#     -p 2222:2222 -p 127.0.0.1:8443:8443 \
+#   docker run -d --name passerelle --network host \
 #     -v /srv/passerelle/etc:/etc/passerelle:ro \
 #     -v passerelle-data:/var/lib/passerelle \
 #     passerelle
-# Voir docs/exploitation.md.
+# passerelle.json must set "dataDir": "/var/lib/passerelle" (PASSERELLE_DATA applies to the demo
+# only). The admin UI listens on loopback only: --network host keeps it on the host's
+# 127.0.0.1:8443. Voir docs/exploitation.md, section Docker.
 
 # ---- build: all dependencies, compile TypeScript, then drop the dev dependencies ----
 FROM node:20-bookworm-slim AS build
