@@ -7,9 +7,10 @@ import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { formatSignerKey, formatVerifierKey, generateSignerKey, parseSignerKey, parseVerifierKey, type SignerKey, type VerifierKey } from './notekey.js';
 
+/** Key file text without its comment lines ('#…', e.g. a DEMO-ONLY warning). */
 function read(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
   } catch (e) {
     throw new GatewayError('CONFIG_UNREADABLE', `fichier de clé illisible : ${path}`, { path }, { cause: e });
   }
@@ -38,15 +39,16 @@ export function verifierKeyPath(signerPath: string): string {
  * Writes a new key pair: the signer key create-exclusive with mode 0600 (never overwrites), the
  * verifier key next to it for auditors. Returns the key.
  */
-export function createSignerKeyFile(path: string, name: string): SignerKey {
+export function createSignerKeyFile(path: string, name: string, comment?: string): SignerKey {
+  const head = comment === undefined ? '' : comment.split('\n').map((l) => `# ${l}\n`).join('');
   const key = generateSignerKey(name);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
-    writeFileSync(path, `${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, `${head}${formatSignerKey(key)}\n`, { mode: 0o600, flag: 'wx' });
   } catch (e) {
     throw new GatewayError('CONFIG_UNREADABLE', `impossible de créer la clé de checkpoint ${path} (existe déjà ?)`, { path }, { cause: e });
   }
-  writeFileSync(verifierKeyPath(path), `${formatVerifierKey(key)}\n`, { mode: 0o644 });
+  writeFileSync(verifierKeyPath(path), `${head}${formatVerifierKey(key)}\n`, { mode: 0o644 });
   return key;
 }
 

@@ -28,7 +28,7 @@ const USAGE = `usage: passerelle audit <sous-commande> [options]
   checkpoint    [--data DIR | --config FILE] [--verifier-key]  dernier checkpoint signé / latest checkpoint
   export        [--data DIR | --config FILE] [--from T] [--to T] [--type T] [--actor ID] [--outcome O]
                 [--upload ID] [--format ndjson|csv] [--out FILE]
-  keygen        --name NAME --out PREFIX    crée PREFIX.key (0600) et PREFIX.pub / new checkpoint key
+  keygen        --name NAME --out PREFIX [--comment TEXT]   crée PREFIX.key (0600) et PREFIX.pub / new checkpoint key
 Sans --config : --data DIR, sinon PASSERELLE_DATA, sinon ./var ; --checkpoint-key FILE pour signer.
 `;
 
@@ -42,6 +42,7 @@ const OPTIONS = {
   out: { type: 'string' },
   origin: { type: 'string' },
   name: { type: 'string' },
+  comment: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
   type: { type: 'string' },
@@ -299,7 +300,7 @@ async function output(file: string | undefined, chunks: Iterable<string> | Async
 
 function keygenCmd(values: Values): number {
   if (values.name === undefined || values.out === undefined) throw new Usage('keygen --name NAME --out PREFIX');
-  const key = createSignerKeyFile(`${resolve(values.out)}.key`, checkKeyName(values.name));
+  const key = createSignerKeyFile(`${resolve(values.out)}.key`, checkKeyName(values.name), values.comment);
   say(`Clé de checkpoint créée / checkpoint key written: ${resolve(values.out)}.key (0600)`);
   say(`Clé de vérification pour les auditeurs / verifier key for auditors (${verifierKeyPath(`${resolve(values.out)}.key`)}):`);
   say(formatVerifierKey(key));
