@@ -114,7 +114,7 @@ export async function openRead(s: SessionState, node: ServedNode): Promise<ReadH
     await closeP(fd);
     throw notFound();
   }
-  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet() };
+  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet(), replies: { tail: Promise.resolve() } };
 }
 
 /** READ: at most `maxReadLength` bytes; `undefined` means end of file. */

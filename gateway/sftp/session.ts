@@ -83,8 +83,12 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     }
   };
 
-  /** Runs one request; `fn` runs synchronously up to its first await, so WRITEs queue in arrival order. */
-  const run = (reqid: number, fn: () => Promise<Reply>): void => {
+  /**
+   * Runs one request; `fn` runs synchronously up to its first await, so WRITEs queue in
+   * arrival order. With `ordered`, the reply waits for the previous reply on the same handle:
+   * OpenSSH's scp truncates a download whose READ replies arrive out of order.
+   */
+  const run = (reqid: number, fn: () => Promise<Reply>, ordered?: { tail: Promise<void> }): void => {
     if (inflight >= limits.maxInflightRequests) return fail('LIMIT_REQUESTS');
     inflight++;
     let p: Promise<Reply>;
@@ -93,17 +97,29 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then(
-      (r) => r,
-      (err: unknown): Reply => {
-        if (!(err instanceof GatewayError) && !(err instanceof Unsupported)) ctx.log.error({ err, connId: ctx.connId }, 'sftp request failed');
-        return toSftpStatus(err);
-      },
-    ).then((r) => {
-      inflight--;
-      if (s.alive || endRequested) send(reqid, r);
-      maybeFinish();
-    }, () => undefined);
+    const previous = ordered?.tail;
+    const replied = p
+      .then(
+        (r) => r,
+        (err: unknown): Reply => {
+          if (!(err instanceof GatewayError) && !(err instanceof Unsupported)) ctx.log.error({ err, connId: ctx.connId }, 'sftp request failed');
+          return toSftpStatus(err);
+        },
+      )
+      .then(async (r) => {
+        if (previous) await previous;
+        inflight--;
+        if (s.alive || endRequested) send(reqid, r);
+        maybeFinish();
+      })
+      .catch(() => undefined);
+    if (ordered) ordered.tail = replied;
+  };
+
+  /** The reply chain of a handle (READ and WRITE replies leave in request order). */
+  const chainOf = (hbuf: Buffer): { tail: Promise<void> } | undefined => {
+    const h = hbuf.length === 4 ? handles.get(hbuf.readUInt32BE(0)) : undefined;
+    return h && h.kind !== 'dir' ? h.replies : undefined;
   };
 
   const at = (op: VfsOp, path: string): VfsNode => {
@@ -181,7 +197,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
       if (h.kind !== 'write') throw refusal('PERMISSION_DENIED');
       await writeAt(s, h, offset, data);
       return OK;
-    }),
+    }, chainOf(hbuf)),
   );
 
   sftp.on('READ', (reqid: number, hbuf: Buffer, offset: number, len: number) =>
@@ -190,7 +206,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
       if (h.kind !== 'read') throw refusal('PERMISSION_DENIED');
       const data = await readAt(s, h, offset, len);
       return data ? { data } : EOF;
-    }),
+    }, chainOf(hbuf)),
   );
 
   sftp.on('CLOSE', (reqid: number, hbuf: Buffer) =>

@@ -47,6 +47,8 @@ export interface WriteHandle {
   readonly writer: StagingWriter;
   intake: IntakeUpload | undefined;
   failed: GatewayError | undefined;
+  /** Replies on this handle leave in request order (session.ts). */
+  readonly replies: { tail: Promise<void> };
 }
 
 export interface ReadHandle {
@@ -55,6 +57,7 @@ export interface ReadHandle {
   readonly fd: number;
   readonly size: number;
   readonly coverage: IntervalSet;
+  readonly replies: { tail: Promise<void> };
 }
 
 export interface DirHandle {

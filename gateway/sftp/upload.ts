@@ -60,7 +60,7 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
     resumedSize: resume?.size ?? 0,
     onInOrder: intake ? (chunk) => intake.push(chunk) : undefined,
   });
-  return { kind: 'write', dataset: node.dataset, name: node.name, temporary: node.temporary, append: (pflags & PFLAG.APPEND) !== 0, entry, writer, intake, failed: undefined };
+  return { kind: 'write', dataset: node.dataset, name: node.name, temporary: node.temporary, append: (pflags & PFLAG.APPEND) !== 0, entry, writer, intake, failed: undefined, replies: { tail: Promise.resolve() } };
 }
 
 export async function writeAt(s: SessionState, h: WriteHandle, offset: number, data: Buffer): Promise<void> {

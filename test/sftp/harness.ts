@@ -3,7 +3,9 @@
  * adapter, with a stub intake, recorded audit, real keys and real stock clients to drive it.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { Client, type OpenMode, type SFTPWrapper, type Stats as SftpStats } from 'ssh2';
 import { join } from 'node:path';
 import type { Convention, Dataset, GatewayConfig } from '../../gateway/config/model.js';
 import { createStubIntake, type StubIntake } from '../../gateway/intake/stub.js';
@@ -178,4 +180,114 @@ export function sftpBatch(gw: Gateway, party: string, lines: string[], cwd?: str
   const batch = join(gw.dir, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(batch, lines.join('\n') + '\n');
   return run('sftp', ['-b', batch, '-P', String(gw.port), ...sshOptions(gw, party), `${party}@127.0.0.1`], { cwd, timeoutMs });
+}
+
+/** OpenSSH `scp` (SFTP protocol, the OpenSSH 9 default). */
+export function scp(gw: Gateway, party: string, from: string, to: string): Promise<RunResult> {
+  const remote = (p: string): string => (p.startsWith(':') ? `${party}@127.0.0.1${p}` : p);
+  return run('scp', ['-P', String(gw.port), ...sshOptions(gw, party), remote(from), remote(to)]);
+}
+
+/** lftp over sftp, its connection made by OpenSSH with the party's key. */
+export function lftp(gw: Gateway, party: string, commands: string[]): Promise<RunResult> {
+  const ssh = ['ssh', '-a', '-x', ...sshOptions(gw, party)].join(' ');
+  const script = [
+    `set sftp:connect-program "${ssh}"`,
+    'set cmd:fail-exit yes',
+    'set net:max-retries 1',
+    'set net:reconnect-interval-base 1',
+    `open sftp://${party}:@127.0.0.1:${gw.port}`,
+    ...commands,
+  ].join('; ');
+  return run('lftp', ['-c', script]);
+}
+
+/** rclone with an sftp remote named `gw` (no shell commands, no remote hashing). */
+export function rclone(gw: Gateway, party: string, args: string[]): Promise<RunResult> {
+  const conf = join(gw.dir, `rclone-${party}.conf`);
+  writeFileSync(
+    conf,
+    [
+      '[gw]',
+      'type = sftp',
+      'host = 127.0.0.1',
+      `port = ${gw.port}`,
+      `user = ${party}`,
+      `key_file = ${gw.keys[party]!.privateKey}`,
+      `known_hosts_file = ${gw.knownHosts}`,
+      'shell_type = none',
+      'disable_hashcheck = true',
+      '',
+    ].join('\n'),
+  );
+  return run('rclone', ['--config', conf, '--low-level-retries', '1', '--retries', '1', ...args], { env: { ...process.env, RCLONE_CONFIG: conf } });
+}
+
+/** PuTTY psftp in batch mode with the party's key converted to PPK. */
+export async function psftp(gw: Gateway, party: string, lines: string[]): Promise<RunResult> {
+  const ppk = `${gw.keys[party]!.privateKey}.ppk`;
+  const conv = await run('puttygen', [gw.keys[party]!.privateKey, '-O', 'private', '-o', ppk]);
+  if (conv.code !== 0) throw new Error(`puttygen failed: ${conv.stderr}`);
+  const batch = join(gw.dir, `psftp-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(batch, lines.join('\n') + '\n');
+  return run('psftp', ['-batch', '-i', ppk, '-hostkey', gw.fingerprint, '-P', String(gw.port), '-b', batch, `${party}@127.0.0.1`]);
+}
+
+/** An ssh2 client SFTP session, for what stock clients cannot send (hostile paths, floods, drops). */
+export async function ssh2Sftp(gw: Gateway, party: string): Promise<{ client: Client; sftp: SFTPWrapper; closed: Promise<void> }> {
+  const client = new Client();
+  const closed = new Promise<void>((r) => client.on('close', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    client.on('ready', () => resolve());
+    client.on('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port: gw.port,
+      username: party,
+      privateKey: readFileSync(gw.keys[party]!.privateKey),
+      hostVerifier: (key: Buffer) => key.equals(Buffer.from(gw.server.hostKeyLine.split(' ')[1]!, 'base64')),
+    });
+  });
+  client.on('error', () => undefined);
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  return { client, sftp, closed };
+}
+
+/** Promise wrappers over the ssh2 client SFTP calls used by the tests. */
+export const p = {
+  open: (s: SFTPWrapper, path: string, flags: OpenMode | number): Promise<Buffer> => new Promise((res, rej) => s.open(path, flags, (e, h) => (e ? rej(e) : res(h)))),
+  write: (s: SFTPWrapper, h: Buffer, data: Buffer, pos: number): Promise<void> =>
+    new Promise((res, rej) => s.write(h, data, 0, data.length, pos, (e) => (e ? rej(e) : res()))),
+  read: (s: SFTPWrapper, h: Buffer, len: number, pos: number): Promise<Buffer> =>
+    new Promise((res, rej) => s.read(h, Buffer.alloc(len), 0, len, pos, (e, n, b) => (e ? rej(e) : res(b.subarray(0, n))))),
+  close: (s: SFTPWrapper, h: Buffer): Promise<void> => new Promise((res, rej) => s.close(h, (e) => (e ? rej(e) : res()))),
+  stat: (s: SFTPWrapper, path: string): Promise<SftpStats> => new Promise((res, rej) => s.stat(path, (e, st) => (e ? rej(e) : res(st)))),
+  readdir: (s: SFTPWrapper, path: string): Promise<string[]> =>
+    new Promise((res, rej) => s.readdir(path, (e, list) => (e ? rej(e) : res(list.map((x) => x.filename))))),
+  rename: (s: SFTPWrapper, a: string, b: string): Promise<void> => new Promise((res, rej) => s.rename(a, b, (e) => (e ? rej(e) : res()))),
+  unlink: (s: SFTPWrapper, path: string): Promise<void> => new Promise((res, rej) => s.unlink(path, (e) => (e ? rej(e) : res()))),
+  mkdir: (s: SFTPWrapper, path: string): Promise<void> => new Promise((res, rej) => s.mkdir(path, (e) => (e ? rej(e) : res()))),
+  symlink: (s: SFTPWrapper, target: string, path: string): Promise<void> => new Promise((res, rej) => s.symlink(target, path, (e) => (e ? rej(e) : res()))),
+  realpath: (s: SFTPWrapper, path: string): Promise<string> => new Promise((res, rej) => s.realpath(path, (e, r) => (e ? rej(e) : res(r)))),
+};
+
+/** Every file under `root` (relative path → size and mtime), to prove nothing else moved. */
+export function snapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else {
+        const st = statSync(full);
+        out.set(full.slice(root.length), `${st.size}:${st.mtimeMs}:${sha256(readFileSync(full))}`);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
 }
