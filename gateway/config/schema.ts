@@ -41,8 +41,9 @@ export function schemaProblems(validate: ValidateFunction, file: string, doc: un
   const out: ConfigProblem[] = [];
   const seen = new Set<string>();
   for (const e of validate.errors ?? []) {
-    // if/then/else and oneOf report a summary error on top of the precise one: keep the precise one.
-    if (e.keyword === 'if' || e.keyword === 'oneOf') continue;
+    // if/then/else, oneOf and the discriminator report a summary on top of the precise error
+    // (the `kind` enum, a missing property): keep the precise one.
+    if (e.keyword === 'if' || e.keyword === 'oneOf' || e.keyword === 'discriminator') continue;
     const p = describe(e);
     const key = `${p.path}\u0000${p.problem}`;
     if (seen.has(key)) continue;
@@ -82,8 +83,6 @@ function describe(e: ErrorObject): { path: string; problem: string } {
       return { path: at, problem: `longueur ${e.keyword === 'minLength' ? 'minimale' : 'maximale'} ${String(params['limit'])}` };
     case 'uniqueItems':
       return { path: at, problem: `éléments en double (positions ${String(params['j'])} et ${String(params['i'])})` };
-    case 'discriminator':
-      return { path: at + pointer('kind'), problem: `« kind » doit valoir "csv", "ndjson" ou "json"` };
     default:
       return { path: at, problem: e.message ?? e.keyword };
   }
