@@ -10,7 +10,7 @@
 import type { Dataset, GatewayConfig, Limits } from '../config/model.js';
 import { sendingConventions } from '../config/conventions.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
-import { readRecords, type ByteSource, type RawRecord } from './records.js';
+import { readRecordBatches, type ByteSource, type RawRecord } from './records.js';
 import { SchemaStore, type CompiledSchema, type RecordIssue } from './validate.js';
 import { recordRules, UniqueIds, periodOf, inPeriod, periodIssue, type Period } from './rules.js';
 import { loadCommuneOutlines, recordPoint, type CommuneIndex } from './geo.js';
@@ -121,36 +121,38 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   const deliver = o.onRecord;
 
   try {
-    for await (const r of readRecords(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
-      records++;
-      const bad = (code: ErrorCode, issue: RecordIssue): void => addError({ code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message });
-      const problem = recordProblem(r, schema, rules, envelope);
-      if (problem) {
-        bad(problem[0], problem[1]);
-        continue;
-      }
-      if (!ids.add(r.value[o.dataset.idField])) {
-        bad('DUPLICATE_ID', { field: `/${o.dataset.idField}`, message: `identifiant « ${o.dataset.idField} » déjà présent plus haut dans le fichier` });
-        continue;
-      }
-      const point = recordPoint(o.dataset, r.value);
-      const route = router.route(r.value, point);
-      if (route.outsidePartner) {
-        outside++;
-        bad('OUTSIDE_TERRITORY', { field: '/code_insee', message: `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire` });
-        continue;
-      }
-      if (route.flagged) {
-        flaggedCount++;
-        if (flagged.length < o.limits.maxErrors) flagged.push({ recordNo: r.recordNo, line: r.line, declared: String(r.value.code_insee), found: route.inseeAtPoint ?? null });
-      }
-      accepted++;
-      if (route.recipients.length === 0) unroutable++;
-      for (const id of route.recipients) perRecipient[id] = (perRecipient[id] ?? 0) + 1;
-      // Under all-or-nothing, once the file is lost there is nothing left to deliver.
-      if (deliver && route.recipients.length > 0 && (policy === 'skip_invalid' || errorCount === 0)) {
-        const p = deliver(route.recipients, toOutboxRecord(r.value, { partner: o.partnerId ?? '', upload_id: o.uploadId, line: r.line }, point));
-        if (p) await p;
+    for await (const batch of readRecordBatches(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
+      for (const r of batch) {
+        records++;
+        const bad = (code: ErrorCode, issue: RecordIssue): void => addError({ code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message });
+        const problem = recordProblem(r, schema, rules, envelope);
+        if (problem) {
+          bad(problem[0], problem[1]);
+          continue;
+        }
+        if (!ids.add(r.value[o.dataset.idField])) {
+          bad('DUPLICATE_ID', { field: `/${o.dataset.idField}`, message: `identifiant « ${o.dataset.idField} » déjà présent plus haut dans le fichier` });
+          continue;
+        }
+        const point = recordPoint(o.dataset, r.value);
+        const route = router.route(r.value, point);
+        if (route.outsidePartner) {
+          outside++;
+          bad('OUTSIDE_TERRITORY', { field: '/code_insee', message: `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire` });
+          continue;
+        }
+        if (route.flagged) {
+          flaggedCount++;
+          if (flagged.length < o.limits.maxErrors) flagged.push({ recordNo: r.recordNo, line: r.line, declared: String(r.value.code_insee), found: route.inseeAtPoint ?? null });
+        }
+        accepted++;
+        if (route.recipients.length === 0) unroutable++;
+        for (const id of route.recipients) perRecipient[id] = (perRecipient[id] ?? 0) + 1;
+        // Under all-or-nothing, once the file is lost there is nothing left to deliver.
+        if (deliver && route.recipients.length > 0 && (policy === 'skip_invalid' || errorCount === 0)) {
+          const p = deliver(route.recipients, toOutboxRecord(r.value, { partner: o.partnerId ?? '', upload_id: o.uploadId, line: r.line }, point));
+          if (p) await p;
+        }
       }
     }
   } catch (e) {

@@ -16,19 +16,16 @@ export interface CsvOptions {
   readonly maxRecordChars: number;
 }
 
-interface CsvItem {
-  record: string[];
-  info: { lines: number; empty_lines: number };
-}
 
 const OTHER_DELIMITERS = [';', ',', '\t', '|'];
 
-export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): AsyncGenerator<RawRecord> {
+export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): AsyncGenerator<RawRecord[]> {
   const parser = parse({
     delimiter: opts.delimiter,
-    info: true,
+    // Lines are counted here, not with csv-parse's `info` (a snapshot object per record costs
+    // more than the parsing): blank lines come through as [''] and quoted line breaks are
+    // counted in the cells.
     relax_column_count: true,
-    skip_empty_lines: true,
     max_record_size: opts.maxRecordChars,
   });
   // Feed the parser from the decoded text; a decoding error becomes the parser's error.
@@ -40,28 +37,27 @@ export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): 
 
   let columns: string[] | undefined;
   let recordNo = 0;
-  let prevEnd = 0;
-  let prevEmpty = 0;
+  let line = 1;
   try {
-    for await (const item of parser as AsyncIterable<CsvItem>) {
-      const line = prevEnd + 1 + (item.info.empty_lines - prevEmpty);
-      prevEnd = item.info.lines;
-      prevEmpty = item.info.empty_lines;
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      const start = line;
+      line += 1 + breaksIn(cells);
+      if (cells.length === 1 && cells[0] === '') continue; // blank line
       if (columns === undefined) {
-        columns = checkHeader(item.record, opts);
+        columns = checkHeader(cells, opts);
         continue;
       }
       recordNo++;
-      if (item.record.length !== columns.length) {
-        yield {
-          line,
+      if (cells.length !== columns.length) {
+        yield [{
+          line: start,
           recordNo,
           value: {},
-          issue: { code: 'FORMAT_SYNTAX', field: '', message: `${item.record.length} cellules au lieu de ${columns.length} (en-tête)` },
-        };
+          issue: { code: 'FORMAT_SYNTAX', field: '', message: `${cells.length} cellules au lieu de ${columns.length} (en-tête)` },
+        }];
         continue;
       }
-      yield { line, recordNo, value: typeCsvCells(columns, item.record, opts.schema.types) };
+      yield [{ line: start, recordNo, value: typeCsvCells(columns, cells, opts.schema.types) }];
     }
   } catch (e) {
     throw csvError(e);
@@ -99,6 +95,13 @@ function checkHeader(header: string[], opts: CsvOptions): string[] {
     throw new GatewayError('FORMAT_HEADER', `en-tête invalide (séparateur « ${d} ») — ${parts.join(' ; ')}`, { line: 1, unknown, missing, duplicate: dup });
   }
   return header;
+}
+
+/** Line breaks inside quoted cells (a record spanning several lines). */
+function breaksIn(cells: readonly string[]): number {
+  let n = 0;
+  for (const c of cells) for (let i = c.indexOf('\n'); i >= 0; i = c.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 function csvError(e: unknown): unknown {

@@ -26,7 +26,7 @@ const SEGMENT = 65536;
 // Where the tokenizer is in the document.
 type Where = 'start' | 'top' | 'member' | 'records' | 'end';
 
-export async function* parseJsonDocument(text: AsyncIterable<string>, opts: JsonOptions): AsyncGenerator<RawRecord> {
+export async function* parseJsonDocument(text: AsyncIterable<string>, opts: JsonOptions): AsyncGenerator<RawRecord[]> {
   const recordsKey = opts.recordsPath.replace(/^\$\.|^\//, '');
   // Returns stream-chain's `many(tokens)` wrapper, or NONE when a segment completes no token.
   const tokenizer = jsonParser({ streamValues: false }) as unknown as (input: string | symbol) => { values: Token[] } | symbol;
@@ -40,7 +40,7 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
   let recordNo = 0;
   let recordLine = 0;
   let chars = 0; // characters fed since the current value (record or envelope member) began
-  const out: RawRecord[] = [];
+  let out: RawRecord[] = [];
 
   const syntax = (what: string): GatewayError => new GatewayError('FORMAT_SYNTAX', `document JSON invalide ligne ${line} : ${what}`, { line });
 
@@ -124,13 +124,14 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
       feed(chunk.slice(pos, end));
       if (chunk.charCodeAt(end - 1) === 10) line++;
       pos = end;
-      if (out.length) {
-        yield* out;
-        out.length = 0;
-      }
+    }
+    if (out.length) {
+      yield out;
+      out = [];
     }
   }
   feed(NONE);
+  if (out.length) yield out;
   if ((where as Where) !== 'end') throw syntax('document incomplet');
   if (!sawRecords) throw syntax(`le tableau « ${recordsKey} » est absent`);
   opts.onEnvelope?.(envelope, true);

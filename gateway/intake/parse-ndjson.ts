@@ -4,7 +4,8 @@
  */
 import type { RawRecord } from './records.js';
 
-export async function* parseNdjson(text: AsyncIterable<string>): AsyncGenerator<RawRecord> {
+/** Yields the records of each decoded chunk as one batch (per-record async steps cost more than the parsing). */
+export async function* parseNdjson(text: AsyncIterable<string>): AsyncGenerator<RawRecord[]> {
   let carry = '';
   let line = 0;
   let recordNo = 0;
@@ -21,17 +22,19 @@ export async function* parseNdjson(text: AsyncIterable<string>): AsyncGenerator<
     }
   };
   for await (const chunk of text) {
+    const batch: RawRecord[] = [];
     let pos = 0;
     for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', pos)) {
       const r = one(carry === '' ? chunk.slice(pos, nl) : carry + chunk.slice(pos, nl));
       carry = '';
       pos = nl + 1;
-      if (r) yield r;
+      if (r) batch.push(r);
     }
     carry += chunk.slice(pos);
+    if (batch.length) yield batch;
   }
   if (carry !== '') {
     const r = one(carry);
-    if (r) yield r;
+    if (r) yield [r];
   }
 }

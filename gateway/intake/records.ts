@@ -40,21 +40,28 @@ export interface ReadOptions {
 
 /** The records of a plaintext export of `dataset`, in file order. */
 export async function* readRecords(dataset: Dataset, source: ByteSource, limits: ReadLimits, options: ReadOptions): AsyncGenerator<RawRecord> {
+  for await (const batch of readRecordBatches(dataset, source, limits, options)) yield* batch;
+}
+
+/** The same records in batches (one per decoded chunk): what the pipeline uses, per-record async steps being costly. */
+export async function* readRecordBatches(dataset: Dataset, source: ByteSource, limits: ReadLimits, options: ReadOptions): AsyncGenerator<RawRecord[]> {
   const f = dataset.format;
   const maxLineBytes = f.kind === 'json' ? undefined : f.maxLineBytes;
   const encoding = f.kind === 'csv' ? f.encoding : 'utf-8';
   const text = decodeText(source, { encoding, maxLineBytes });
-  const records =
+  const batches =
     f.kind === 'csv'
       ? parseCsv(text, { delimiter: f.delimiter, schema: options.schema, maxRecordChars: f.maxLineBytes })
       : f.kind === 'ndjson'
         ? parseNdjson(text)
         : parseJsonDocument(text, { recordsPath: f.recordsPath, maxRecordChars: limits.maxJsonRecordChars ?? 1 << 20, onEnvelope: options.onEnvelope });
-  for await (const r of records) {
-    if (r.recordNo > limits.maxRecords) {
-      throw new GatewayError('TOO_MANY_RECORDS', `le fichier dépasse la limite de ${limits.maxRecords} enregistrements`, { line: r.line, limit: limits.maxRecords });
+  for await (const batch of batches) {
+    const last = batch[batch.length - 1];
+    if (last && last.recordNo > limits.maxRecords) {
+      const over = batch.find((r) => r.recordNo > limits.maxRecords) ?? last;
+      throw new GatewayError('TOO_MANY_RECORDS', `le fichier dépasse la limite de ${limits.maxRecords} enregistrements`, { line: over.line, limit: limits.maxRecords });
     }
-    yield r;
+    yield batch;
   }
 }
 

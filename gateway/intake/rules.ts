@@ -85,10 +85,9 @@ export function parisDay(at: Date): string {
 export class UniqueIds {
   private readonly seen = new Set<string>();
   add(id: unknown): boolean {
-    const key = String(id);
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
-    return true;
+    const before = this.seen.size; // one hash lookup instead of has() + add()
+    this.seen.add(typeof id === 'string' ? id : String(id));
+    return this.seen.size !== before;
   }
 }
 
