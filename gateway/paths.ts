@@ -32,9 +32,9 @@ export function dataLayout(root: string): DataLayout {
   };
 }
 
-const SEGMENT = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
-/** Throws unless `s` is a plain lower-case file name segment (config ids, gateway-made names). */
+/** Throws unless `s` is a plain file name segment (config ids, gateway-made names). */
 export function safeSegment(s: string): string {
   if (!SEGMENT.test(s) || s.includes('..')) throw new Error(`unsafe path segment: ${JSON.stringify(s)}`);
   return s;
