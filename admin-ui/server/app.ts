@@ -141,7 +141,9 @@ export function createAdminApp(deps: AdminAppDeps): express.Application {
   // CSRF: synchronizer token on every state-changing request, plus a same-origin check.
   app.use((req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    const origin = req.headers.origin;
+    // With Referrer-Policy no-referrer, browsers send "Origin: null" on same-origin form posts:
+    // only a real, different origin is refused here; the token is the primary defence.
+    const origin = req.headers.origin === 'null' ? undefined : req.headers.origin;
     const crossSite = req.headers['sec-fetch-site'] === 'cross-site';
     const sent = (req.body as Record<string, unknown> | undefined)?.['_csrf'] ?? req.headers['x-csrf-token'];
     if (crossSite || (origin !== undefined && origin !== `https://${req.headers.host ?? ''}`) || !sameToken(typeof sent === 'string' ? sent : undefined, req.session.csrf)) {

@@ -14,7 +14,7 @@ export function stackedBars(bars: readonly StackedBar[], legend: { ok: string; b
   const max = Math.max(1, ...bars.map((b) => b.ok + b.bad));
   const width = bars.length * w + 60;
   const y = (v: number) => (v / max) * h;
-  return html`<svg class="chart" role="img" viewBox="0 0 ${width} ${h + top + 60}" width="${width}" height="${h + top + 60}" xmlns="http://www.w3.org/2000/svg">
+  return html`<svg class="chart" role="img" viewBox="0 0 ${width + 60} ${h + top + 110}" width="${width + 60}" height="${h + top + 110}" xmlns="http://www.w3.org/2000/svg">
 <text x="0" y="12" class="axis">${max}</text><line x1="30" y1="${top}" x2="${width}" y2="${top}" class="grid"/>
 <line x1="30" y1="${top + h}" x2="${width}" y2="${top + h}" class="grid"/>
 ${bars.map((b, i) => {
@@ -24,8 +24,8 @@ ${bars.map((b, i) => {
 <rect class="bar-bad" x="${x}" y="${top + h - y(b.ok) - y(b.bad)}" width="${w - 8}" height="${y(b.bad)}"/>
 <text class="axis" x="${x}" y="${top + h + 14}" transform="rotate(45 ${x} ${top + h + 14})">${b.label}</text></g>`;
   })}
-<rect class="bar-ok" x="40" y="${h + top + 44}" width="10" height="10"/><text class="axis" x="55" y="${h + top + 53}">${legend.ok}</text>
-<rect class="bar-bad" x="140" y="${h + top + 44}" width="10" height="10"/><text class="axis" x="155" y="${h + top + 53}">${legend.bad}</text>
+<rect class="bar-ok" x="40" y="${h + top + 94}" width="10" height="10"/><text class="axis" x="55" y="${h + top + 103}">${legend.ok}</text>
+<rect class="bar-bad" x="140" y="${h + top + 94}" width="10" height="10"/><text class="axis" x="155" y="${h + top + 103}">${legend.bad}</text>
 </svg>`;
 }
 
