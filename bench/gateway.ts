@@ -8,13 +8,13 @@
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { silentLogger } from '../gateway/log.js';
-import { dataLayout } from '../gateway/paths.js';
+import { dataLayout, type DataLayout } from '../gateway/paths.js';
 import { newId } from '../gateway/ids.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { projectRoot } from '../gateway/config/project.js';
 import type { ConfigSource } from '../gateway/config/model.js';
 import { openAuditLog } from '../gateway/audit/log.js';
-import { createStubIntake } from '../gateway/intake/stub.js';
+import { createStubIntake, type StubIntake } from '../gateway/intake/stub.js';
 import { deliveryFileName } from '../gateway/publish/names.js';
 import { handleSession } from '../gateway/sftp/session.js';
 import { createUploadRegistry } from '../gateway/sftp/uploads.js';
@@ -43,16 +43,26 @@ export const BENCH_DATASET = 'faits-4001';
 export const BENCH_RECIPIENT = 'observatoire';
 
 /** The demo party's SSH key, copied 0600 (OpenSSH refuses a key others can read). */
-async function demoIdentity(root: string, party: string, work: string): Promise<string> {
+export async function demoIdentity(root: string, party: string, work: string): Promise<string> {
   const dest = join(work, `${party}_ed25519`);
   await copyFile(join(root, 'keys-example', party, 'ssh_ed25519'), dest);
   await chmod(dest, 0o600);
   return dest;
 }
 
-export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGateway> {
+/** The gateway's SSH server and SFTP adapter on the demo configuration, with a stub intake. */
+export interface InProcessGateway {
+  readonly port: number;
+  /** "ssh-ed25519 AAAA…" of the demo gateway host key. */
+  readonly hostKeyLine: string;
+  readonly layout: DataLayout;
+  readonly intake: StubIntake;
+  close(): Promise<void>;
+}
+
+export async function startInProcessGateway(work: string): Promise<InProcessGateway> {
   const root = projectRoot();
-  const dataDir = join(o.work, 'gateway-data');
+  const dataDir = join(work, 'gateway-data');
   const log = silentLogger();
   const config = await loadConfig(join(root, 'config', 'grand-nancy', 'passerelle.json'), {
     demo: true,
@@ -64,16 +74,15 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
   const audit = await openAuditLog({
     dir: layout.audit,
     origin: config.settings.audit.origin,
-    checkpointKeyFile: join(o.work, 'checkpoint.key'),
+    checkpointKeyFile: join(work, 'checkpoint.key'),
     checkpointIntervalMs: config.settings.audit.checkpointIntervalMs,
     log,
     demo: true,
   });
   const intake = createStubIntake();
   const uploads = createUploadRegistry({ keepMs: () => config.settings.limits.partialUploadKeepMs, log });
-  let server;
   try {
-    server = await startSshServer({
+    const server = await startSshServer({
       config: source,
       hostKeys: [await readFile(resolve(config.dir, config.settings.keys.sshHostKey))],
       host: '127.0.0.1',
@@ -82,12 +91,28 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
       log,
       onSession: (session, ctx) => handleSession(session, ctx, { config: source, intake, layout, audit, log, uploads }),
     });
+    return {
+      port: server.port,
+      hostKeyLine: server.hostKeyLine,
+      layout,
+      intake,
+      async close() {
+        await server.close();
+        uploads.close();
+        await audit.close();
+      },
+    };
   } catch (e) {
     uploads.close();
     await audit.close();
     throw e;
   }
-  const running = server;
+}
+
+export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGateway> {
+  const root = projectRoot();
+  const running = await startInProcessGateway(o.work);
+  const { layout, intake } = running;
 
   const knownHosts = join(o.work, 'known_hosts_gateway');
   await writeFile(knownHosts, `[127.0.0.1]:${running.port} ${running.hostKeyLine}\n`);
@@ -113,10 +138,6 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
     async download(local) {
       return runBatchOk(commune, [`get /outbox/${BENCH_DATASET}/${deliveryName} ${q(local)}`], o.work);
     },
-    async close() {
-      await running.close();
-      uploads.close();
-      await audit.close();
-    },
+    close: () => running.close(),
   };
 }
