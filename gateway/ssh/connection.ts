@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { AuthContext, ClientInfo, Connection } from 'ssh2';
+import type { AuthContext, AuthenticationType, ClientInfo, Connection } from 'ssh2';
 import type { AuditEvent, AuditSink } from '../audit/events.js';
 import type { AnyParty, Limits } from '../config/model.js';
 import type { Logger } from '../log.js';
@@ -21,6 +21,9 @@ const CLOSE_GRACE_MS = 2_000;
  * errs towards "active".
  */
 const KEEPALIVE_REPLY_MAX_BYTES = 40;
+
+/** Every refusal names the one method we accept, whatever the reason, so refusals look alike. */
+const ONLY_PUBLICKEY: AuthenticationType[] = ['publickey'];
 
 export interface ConnectionDeps {
   readonly limits: () => Limits;
@@ -55,6 +58,8 @@ export class SshConnection {
   private authenticatedAs: { party: AnyParty; key: RegisteredKey } | undefined;
   private failures = 0;
   private sawNone = false;
+  /** Set by close(): requests still arriving from the peer are ignored. */
+  private closing = false;
   private sessions = 0;
   private closeReason = 'peer_closed';
   private readonly startedAt = Date.now();
@@ -107,6 +112,9 @@ export class SshConnection {
           outcome: 'failure',
           details: { reason: clientString(err.message, 200), client: this.clientSoftware },
         });
+      } else if (err.level === 'client-timeout') {
+        this.closeReason = 'keepalive_timeout'; // ssh2 ends the connection itself after this
+        this.log.info('ssh keepalive unanswered');
       } else {
         this.log.debug({ err: err.message, level: err.level }, 'ssh connection error');
       }
@@ -127,7 +135,12 @@ export class SshConnection {
 
   /** Ends the connection: DISCONNECT when the SSH layer is up, then the socket after a grace period. */
   close(reason: string): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.closing) return;
+    this.closing = true;
+    this.end(reason);
+  }
+
+  private end(reason: string): void {
     if (this.closeReason === 'peer_closed') this.closeReason = reason;
     this.log.info({ reason, party: this.party?.id }, 'closing ssh connection');
     if (this.client) {
@@ -166,9 +179,10 @@ export class SshConnection {
   }
 
   private async onAuthentication(ctx: AuthContext): Promise<void> {
-    if (this.state !== 'preauth') return ctx.reject();
+    if (this.closing) return;
+    if (this.state !== 'preauth') return ctx.reject(ONLY_PUBLICKEY);
     if (this.socket.bytesRead > MAX_PREAUTH_BYTES) {
-      ctx.reject();
+      ctx.reject(ONLY_PUBLICKEY);
       return this.close('preauth_bytes_exceeded');
     }
     const pk = ctx.method === 'publickey' ? ctx : undefined;
@@ -190,7 +204,7 @@ export class SshConnection {
     // OpenSSH clients open with "none" to learn the methods; only the first is free.
     if (decision.reason === 'method_none' && this.failures === 0 && !this.sawNone) {
       this.sawNone = true;
-      return ctx.reject(['publickey']);
+      return ctx.reject(ONLY_PUBLICKEY);
     }
     await this.onAuthFailure(ctx, decision);
   }
@@ -210,13 +224,12 @@ export class SshConnection {
       );
     } catch (err) {
       this.log.error({ err }, 'audit append failed; refusing login');
-      ctx.reject();
+      ctx.reject(ONLY_PUBLICKEY);
       return this.close('audit_unavailable');
     }
-    if (this.state !== 'preauth') return ctx.reject();
+    if (this.state !== 'preauth') return ctx.reject(ONLY_PUBLICKEY);
     this.state = 'authenticated';
     this.authenticatedAs = { party: d.party, key: d.key };
-    this.deps.guard.leavePreAuth(this.address);
     clearTimeout(this.loginTimer);
     this.startIdleWatch();
     this.log.info({ party: username, key: d.key.fingerprint }, 'ssh login');
@@ -235,7 +248,7 @@ export class SshConnection {
         outcome: 'failure',
         actor: d.party ? { id: d.party.id, kind: d.party.kind, source: this.source } : undefined,
         refs: d.fingerprint ? { key: d.fingerprint } : undefined,
-        details: { method: clientString(ctx.method, 32), username, reason: d.reason, client: this.clientSoftware },
+        details: { method: clientString(ctx.method, 32), username, reason: d.reason, attempt: this.failures, client: this.clientSoftware },
       }),
     ];
     if (banUntil !== undefined) {
@@ -253,13 +266,14 @@ export class SshConnection {
     } catch (err) {
       this.log.error({ err }, 'audit append failed');
     }
-    if (this.state !== 'preauth') return;
+    if (this.state !== 'preauth' || this.closing) return;
     if (banUntil !== undefined || this.failures >= limits.maxAuthAttempts) {
-      ctx.reject();
-      this.close(banUntil !== undefined ? 'banned' : 'too_many_auth_failures');
+      this.closing = true; // attempts the client sends on seeing the refusal are not processed
+      ctx.reject(ONLY_PUBLICKEY);
+      this.end(banUntil !== undefined ? 'banned' : 'too_many_auth_failures');
       return;
     }
-    ctx.reject(['publickey']);
+    ctx.reject(ONLY_PUBLICKEY);
   }
 
   private startIdleWatch(): void {
@@ -277,11 +291,10 @@ export class SshConnection {
   }
 
   private onSocketClose(): void {
-    const wasPreauth = this.state === 'preauth';
     this.state = 'closed';
     clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
-    if (wasPreauth) this.deps.guard.leavePreAuth(this.address);
+    this.deps.guard.release(this.address);
     if (this.client) {
       this.audit({
         type: 'ssh.disconnect',

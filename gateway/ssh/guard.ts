@@ -1,14 +1,13 @@
 import type { Limits } from '../config/model.js';
 
 /**
- * Admission control in front of the SSH protocol (security.md invariant 6): pre-authentication
- * connection caps, total and per source address, and the ban list fed by authentication
- * failures. Pure bookkeeping with an injected clock; the server calls it at accept, at
- * authentication and at close.
+ * Admission control in front of the SSH protocol (security.md invariant 6): connection caps,
+ * total and per source address, and the ban list fed by authentication failures. Pure
+ * bookkeeping with an injected clock; the server calls it at accept and at close, before ssh2
+ * sees a byte.
  *
- * Caps count connections that have not authenticated yet: those are the ones an anonymous
- * client can hold open. Authenticated connections leave the pre-auth counts (communes behind
- * one NAT address must not lock each other out).
+ * Caps count every live connection, pre-auth and authenticated, as settings.limits documents
+ * (gateway/config/defaults.ts); pre-auth ones are further bounded by the login timeout.
  */
 export type AdmitRefusal = 'banned' | 'too_many_connections' | 'too_many_from_source';
 
@@ -21,8 +20,8 @@ export type GuardLimits = Pick<
 export const MAX_TRACKED_SOURCES = 10_000;
 
 export class ConnectionGuard {
-  private preAuthTotal = 0;
-  private readonly preAuthBySource = new Map<string, number>();
+  private total = 0;
+  private readonly bySource = new Map<string, number>();
   private readonly failures = new Map<string, number[]>();
   private readonly bans = new Map<string, number>();
 
@@ -31,24 +30,24 @@ export class ConnectionGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Decides at accept; on success the connection counts as pre-auth until `leavePreAuth`. */
+  /** Decides at accept; an admitted connection counts until `release`. */
   admit(source: string): AdmitRefusal | undefined {
     if (this.bannedUntil(source) !== undefined) return 'banned';
     const l = this.limits();
-    if (this.preAuthTotal >= l.maxConnections) return 'too_many_connections';
-    const n = this.preAuthBySource.get(source) ?? 0;
+    if (this.total >= l.maxConnections) return 'too_many_connections';
+    const n = this.bySource.get(source) ?? 0;
     if (n >= l.maxConnectionsPerSource) return 'too_many_from_source';
-    this.preAuthTotal += 1;
-    this.preAuthBySource.set(source, n + 1);
+    this.total += 1;
+    this.bySource.set(source, n + 1);
     return undefined;
   }
 
-  /** Called once per admitted connection: at authentication success or at close, whichever comes first. */
-  leavePreAuth(source: string): void {
-    this.preAuthTotal = Math.max(0, this.preAuthTotal - 1);
-    const n = (this.preAuthBySource.get(source) ?? 1) - 1;
-    if (n <= 0) this.preAuthBySource.delete(source);
-    else this.preAuthBySource.set(source, n);
+  /** Called once per admitted connection, when its socket has closed. */
+  release(source: string): void {
+    this.total = Math.max(0, this.total - 1);
+    const n = (this.bySource.get(source) ?? 1) - 1;
+    if (n <= 0) this.bySource.delete(source);
+    else this.bySource.set(source, n);
   }
 
   /** Expiry time of the ban on `source`, or undefined if not banned. */
@@ -82,9 +81,9 @@ export class ConnectionGuard {
     return undefined;
   }
 
-  /** Pre-auth connection counts, for logs and tests. */
-  stats(): { preAuth: number; sources: number; banned: number } {
-    return { preAuth: this.preAuthTotal, sources: this.preAuthBySource.size, banned: this.bans.size };
+  /** Live connection counts, for logs and tests. */
+  stats(): { connections: number; sources: number; banned: number } {
+    return { connections: this.total, sources: this.bySource.size, banned: this.bans.size };
   }
 }
 

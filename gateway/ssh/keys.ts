@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import type { AnyParty, GatewayConfig } from '../config/model.js';
@@ -26,10 +26,24 @@ export function sshFingerprint(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** Parses an authorized_keys line ("ssh-ed25519 AAAA… comment"); undefined if it is not a public key. */
+/** RSA client keys below this size are not accepted (ANSSI / RGS: 2048 until 2030). */
+export const MIN_RSA_BITS = 2048;
+
+/** Client key types we accept: no DSA (1024-bit, SHA-1). */
+function acceptableKey(k: ParsedKey): boolean {
+  if (k.type === 'ssh-ed25519' || k.type.startsWith('ecdsa-sha2-')) return true;
+  if (k.type !== 'ssh-rsa') return false;
+  const bits = createPublicKey(k.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
+  return bits >= MIN_RSA_BITS;
+}
+
+/**
+ * Parses an authorized_keys line ("ssh-ed25519 AAAA… comment"); undefined if it is not a public
+ * key of an acceptable type and size.
+ */
 export function parsePublicKeyLine(line: string): RegisteredKey | undefined {
   const parsed = ssh2.utils.parseKey(line.trim());
-  if (parsed instanceof Error || parsed.isPrivateKey()) return undefined;
+  if (parsed instanceof Error || parsed.isPrivateKey() || !acceptableKey(parsed)) return undefined;
   const blob = parsed.getPublicSSH();
   return { blob, parsed, fingerprint: sshFingerprint(blob) };
 }

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import type { Session } from 'ssh2';
 import type { Limits } from '../../gateway/config/model.js';
 import { silentLogger } from '../../gateway/log.js';
@@ -116,4 +117,32 @@ export function sshArgs(h: SshHarness, user: string, identity: string | undefine
     '-l', user,
     '127.0.0.1',
   ];
+}
+
+/** Connects ssh2's own client; resolves once authenticated, rejects with the client's error. */
+export function ssh2Connect(h: SshHarness, cfg: Omit<ssh2.ConnectConfig, 'host' | 'port'>): Promise<ssh2.Client> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.once('ready', () => resolve(c));
+    c.once('error', reject);
+    c.once('close', () => reject(new Error('closed before ready')));
+    c.connect({ host: '127.0.0.1', port: h.server.port, readyTimeout: 20_000, ...cfg });
+  });
+}
+
+/** Runs a command over an ssh2 client connection; resolves with its stdout. */
+export function ssh2Exec(c: ssh2.Client, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    c.exec(command, (err, ch) => {
+      if (err) return reject(err);
+      let out = '';
+      ch.on('data', (d: Buffer) => (out += d.toString()));
+      ch.on('close', () => resolve(out));
+    });
+  });
+}
+
+/** Resolves when the client's connection has closed. */
+export function closed(c: ssh2.Client): Promise<void> {
+  return new Promise((resolve) => c.once('close', () => resolve()));
 }
