@@ -1,0 +1,119 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
+import { decodeText, firstInvalidUtf8, readRecords, type RawRecord } from '../../gateway/intake/records.js';
+import { recordRules, parisDay } from '../../gateway/intake/rules.js';
+import { typeCsvCells } from '../../gateway/intake/normalize.js';
+import { isGatewayError } from '../../gateway/errors.js';
+import { dataset, interiorPoint, communes, schemas, NOW } from './helpers.js';
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+async function* bytes(...parts: (string | number[])[]): AsyncGenerator<Uint8Array> {
+  for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : Uint8Array.from(p);
+}
+
+describe('lambert93ToWgs84', () => {
+  it('maps the projection origin (700000, 6600000) to (3°E, 46.5°N)', () => {
+    expect(lambert93ToWgs84(700000, 6600000)).toEqual([3, 46.5]);
+  });
+  it('brings a Lambert-93 point of Ludres back inside Ludres', () => {
+    const [lon, lat] = lambert93ToWgs84(933958, 6840417);
+    expect(communes.communeAt(lon, lat)).toBe('54328');
+    expect(recordPoint(dataset('faits-4001'), { x: 933958, y: 6840417 })).toEqual([lon, lat]);
+    expect(recordPoint(dataset('faits-4001'), { x: 933958 })).toBeUndefined();
+  });
+  it('finds the commune of interior points and nothing far away', () => {
+    for (const code of ['54328', '54304', '54395', '54547']) {
+      const [lon, lat] = interiorPoint(code);
+      expect(communes.communeAt(lon, lat)).toBe(code);
+    }
+    expect(communes.communeAt(2.35, 48.85)).toBeUndefined(); // Paris
+  });
+});
+
+describe('decodeText', () => {
+  it('joins a UTF-8 character split across chunks and drops the BOM', async () => {
+    const e = Buffer.from('é');
+    const text = await collect(decodeText(bytes([0xef, 0xbb, 0xbf, 0x61, e[0] ?? 0], [e[1] ?? 0, 0x0a]), { encoding: 'utf-8', maxLineBytes: 10 }));
+    expect(text.join('')).toBe('aé\n');
+  });
+  it('refuses Windows-1252 bytes with FORMAT_ENCODING naming the line, unless the dataset declares it', async () => {
+    const cp1252 = [0x61, 0x0a, 0x62, 0x0a, 0x52, 0xe9, 0x70, 0x0a]; // "a\nb\nRép\n"
+    const err = await collect(decodeText(bytes(cp1252), { encoding: 'utf-8', maxLineBytes: undefined })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'FORMAT_ENCODING')).toBe(true);
+    expect((err as Error).message).toContain('ligne 3');
+    expect((err as Error).message).toContain('Windows-1252');
+    expect((await collect(decodeText(bytes(cp1252), { encoding: 'windows-1252', maxLineBytes: undefined }))).join('')).toBe('a\nb\nRép\n');
+  });
+  it('refuses a truncated sequence at the end of the file', async () => {
+    const err = await collect(decodeText(bytes('ok', [0xc3]), { encoding: 'utf-8', maxLineBytes: undefined })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'FORMAT_ENCODING')).toBe(true);
+  });
+  it('counts line length in bytes, across chunks, without holding the line', async () => {
+    const err = await collect(decodeText(bytes('abc\n', 'éé', 'é'), { encoding: 'utf-8', maxLineBytes: 5 })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'FORMAT_LINE_TOO_LONG')).toBe(true);
+    expect((err as { detail: { line: number } }).detail.line).toBe(2);
+  });
+  it('firstInvalidUtf8 locates the bad byte', () => {
+    expect(firstInvalidUtf8(Buffer.from('abc'))).toBe(3);
+    expect(firstInvalidUtf8(Uint8Array.from([0x61, 0xe9, 0x70]))).toBe(1);
+    expect(firstInvalidUtf8(Uint8Array.from([0x61, 0xc0, 0x80]))).toBe(1); // overlong
+  });
+});
+
+describe('readRecords', () => {
+  const read = (id: string, src: AsyncIterable<Uint8Array> | Readable): Promise<RawRecord[]> =>
+    collect(readRecords(dataset(id), src, { maxRecords: 100 }, { schema: schemas.get(dataset(id).schema) }));
+
+  it('reads a Node Readable and gives line and record numbers (NDJSON, blank lines skipped)', async () => {
+    const recs = await read('main-courante-pm', Readable.from([Buffer.from('{"id":"a"}\n\n{"id":"b"}\n')]));
+    expect(recs.map((r) => [r.recordNo, r.line, r.value.id])).toEqual([[1, 1, 'a'], [2, 3, 'b']]);
+  });
+  it('types CSV cells from the schema and gives the start line of a multi-line record', async () => {
+    const csv = 'id_fait;date_faits;index_4001;code_insee;tentative;adresse;x;y\nA;2026-03-01;27;54328;1;"l1\nl2";933958,5;\n\nB;2026-03-01;7;54328;0;;;\n';
+    const recs = await read('faits-4001', bytes(csv));
+    expect(recs.map((r) => [r.recordNo, r.line])).toEqual([[1, 2], [2, 5]]);
+    expect(recs[0]?.value).toEqual({ id_fait: 'A', date_faits: '2026-03-01', index_4001: 27, code_insee: '54328', tentative: 1, adresse: 'l1\nl2', x: 933958.5 });
+  });
+  it('streams the records of a JSON document with the line each starts on', async () => {
+    const doc = '{"emetteur":"SDIS54",\n "periode":{"debut":"2026-03-01","fin":"2026-03-31"},\n "interventions":[\n  {"numero":"2026-1"},\n  {"numero":\n"2026-2"}]}\n';
+    const envelopes: unknown[] = [];
+    const recs = await collect(readRecords(dataset('interventions-sdis'), bytes(doc), { maxRecords: 10 }, {
+      schema: schemas.get('datasets/interventions-sdis.schema.json'),
+      onEnvelope: (env, final) => envelopes.push([final, Object.keys(env)]),
+    }));
+    expect(recs.map((r) => [r.recordNo, r.line, r.value.numero])).toEqual([[1, 4, '2026-1'], [2, 5, '2026-2']]);
+    expect(envelopes).toEqual([[false, ['emetteur', 'periode']], [true, ['emetteur', 'periode']]]);
+  });
+  it('bounds a single JSON record', async () => {
+    const doc = `{"interventions":[{"numero":"${'9'.repeat(2000)}"}]}`;
+    const err = await collect(readRecords(dataset('interventions-sdis'), bytes(doc), { maxRecords: 10, maxJsonRecordChars: 1000 }, { schema: schemas.get(dataset('interventions-sdis').schema) })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'FORMAT_LINE_TOO_LONG')).toBe(true);
+  });
+});
+
+describe('rules', () => {
+  const rules = recordRules(dataset('faits-4001'), schemas.get('datasets/faits-4001.schema.json'), NOW);
+  it('judges dates by the French calendar day, with 10 minutes of clock skew for date-times', () => {
+    expect(parisDay(new Date('2026-06-14T22:30:00Z'))).toBe('2026-06-15'); // 00:30 in Paris
+    expect(rules.check({ date_faits: parisDay(NOW) })).toBeUndefined();
+    expect(rules.check({ date_faits: '2016-06-15' })).toBeUndefined();
+    expect(rules.check({ date_faits: '2016-06-14' })?.message).toContain('10 ans');
+    const pm = recordRules(dataset('main-courante-pm'), schemas.get('datasets/main-courante-pm.schema.json'), NOW);
+    expect(pm.check({ horodatage: '2026-06-15T12:09:00+02:00' })).toBeUndefined();
+    expect(pm.check({ horodatage: '2026-06-15T10:11:00Z' })?.field).toBe('/horodatage');
+  });
+  it('names swapped coordinates', () => {
+    const pm = recordRules(dataset('main-courante-pm'), schemas.get('datasets/main-courante-pm.schema.json'), NOW);
+    expect(pm.check({ lon: 48.62, lat: 6.17 })?.message).toContain('inversées');
+    expect(pm.check({ lon: 6.17, lat: 48.62 })).toBeUndefined();
+  });
+  it('typeCsvCells leaves non-numbers as strings for the schema to reject', () => {
+    const types = schemas.get('datasets/faits-4001.schema.json').types;
+    expect(typeCsvCells(['index_4001', 'x', 'adresse'], ['12a', '1e3', ''], types)).toEqual({ index_4001: '12a', x: 1000 });
+  });
+});
