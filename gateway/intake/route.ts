@@ -58,8 +58,10 @@ export function createRouter(o: RouterOptions): Router {
     route(value, point) {
       const declared = typeof value.code_insee === 'string' ? value.code_insee : undefined;
       const inseeAtPoint = point ? o.communes.communeAt(point[0], point[1]) : undefined;
-      // A contradiction is only knowable where we have the declared commune's outline.
-      const flagged = declared !== undefined && point !== undefined && o.communes.codes.has(declared) && inseeAtPoint !== declared;
+      // A contradiction: the point lies in another known commune, or outside the declared
+      // commune's outline. A point in no outline, declared where we have none, proves nothing.
+      const flagged =
+        declared !== undefined && point !== undefined && (inseeAtPoint !== undefined ? inseeAtPoint !== declared : o.communes.codes.has(declared));
       const insee = declared ?? (o.dataset.inseeOptional ? inseeAtPoint : undefined);
       const outsidePartner = partner !== undefined && insee !== undefined && !inTerritory(partner.territory, insee);
       const to = insee === undefined || outsidePartner ? [] : recipientsOf(insee);

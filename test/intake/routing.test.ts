@@ -160,3 +160,18 @@ describe('commune outlines', () => {
     expect(schemas.get('datasets/faits-4001.schema.json').fields).toContain('index_4001');
   });
 });
+
+describe('flag rule', () => {
+  const router = createRouter({ config: grandNancyConfig(), dataset: dataset('interventions-sdis'), partnerId: 'sdis54', now: NOW, communes });
+  it('flags a point inside the métropole declared in a commune outside it, and a point outside declared inside', () => {
+    expect(router.route({ code_insee: '54528' }, interiorPoint('54395')).flagged).toBe(true);
+    expect(router.route({ code_insee: '54395' }, [5.891, 48.675]).flagged).toBe(true);
+    expect(router.route({ code_insee: '54528' }, [5.891, 48.675]).flagged).toBe(false);
+    expect(router.route({ code_insee: '54395' }, interiorPoint('54395')).flagged).toBe(false);
+  });
+  it('routes by coordinates only when the dataset allows code_insee to be absent', () => {
+    expect(router.route({}, interiorPoint('54304'))).toMatchObject({ insee: '54304', recipients: ['observatoire', 'laxou'] });
+    const pm = createRouter({ config: grandNancyConfig(), dataset: dataset('main-courante-pm'), partnerId: 'police-municipale-ludres', now: NOW, communes });
+    expect(pm.route({}, interiorPoint('54328')).recipients).toEqual([]);
+  });
+});
