@@ -240,11 +240,16 @@ export async function checkGatewayKeys(
     }
   }
   // Checkpoint key: its format belongs to the audit module, which creates it at first start.
-  if (keys.checkpointKey !== undefined) {
-    const cpAbs = resolvePath(keys.checkpointKey);
-    if (existsSync(cpAbs)) {
-      await refuseDemo(ctx, cpAbs, undefined, cfgFile, `${base}/checkpointKey`);
-      await checkPrivateMode(ctx, cpAbs, cfgFile, `${base}/checkpointKey`);
-    }
-  }
+  if (keys.checkpointKey !== undefined) await checkOtherPrivateKey(ctx, resolvePath(keys.checkpointKey), cfgFile, `${base}/checkpointKey`);
+}
+
+/**
+ * A private key whose format belongs to another module and that may not exist yet (checkpoint
+ * key, admin TLS key: generated at first start): when present, not a demo key outside demo
+ * mode, and mode 0600.
+ */
+export async function checkOtherPrivateKey(ctx: KeyCheckContext, abs: string, cfgFile: string, path: string): Promise<void> {
+  if (!existsSync(abs)) return;
+  await refuseDemo(ctx, abs, undefined, cfgFile, path);
+  await checkPrivateMode(ctx, abs, cfgFile, path);
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config/load.js';
@@ -51,6 +51,17 @@ describe('private keys and demo keys', () => {
     writeFileSync(join(t.dir, 'keys', 'gateway', 'checkpoint.key'), 'not a real key\n', { mode: 0o644 });
     chmodSync(join(t.dir, 'keys', 'gateway', 'checkpoint.key'), 0o644);
     await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'KEY_PERMISSIONS', detail: { path: '/settings/keys/checkpointKey' } });
+  });
+
+  it('refuses an admin TLS key readable by others, when it exists', async () => {
+    t.edit('passerelle.json', (d) => (d.settings.admin = { tlsCert: 'tls/cert.pem', tlsKey: 'tls/key.pem' }));
+    await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined(); // generated at first start
+    mkdirSync(join(t.dir, 'tls'));
+    writeFileSync(join(t.dir, 'tls', 'key.pem'), 'not a real key\n');
+    chmodSync(join(t.dir, 'tls', 'key.pem'), 0o604);
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'KEY_PERMISSIONS', detail: { path: '/settings/admin/tlsKey' } });
+    chmodSync(join(t.dir, 'tls', 'key.pem'), 0o600);
+    await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined();
   });
 
   it('does not enforce permissions in demo mode', async () => {
