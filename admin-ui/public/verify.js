@@ -129,6 +129,7 @@ function wire() {
       try {
         if (!/^\d{1,15}$/.test(index)) throw new Error('index invalide');
         const res = await fetch(`/proof/${index}`, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+        if (res.status === 404) throw new Error('entrée absente ou pas encore couverte par un point de contrôle signé (réessayez dans une minute)');
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const proof = await res.json();
         const keyText = document.getElementById('verifier-key').value;

@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { Request, Response } from 'express';
 import type { AuditOutcome, AuditSink } from '../../gateway/audit/events.js';
+import { isGatewayError } from '../../gateway/errors.js';
 import { ID_PATTERN } from '../../gateway/ids.js';
 import { scanAudit, type AdminData, type AuditFilter } from './data.js';
 import { actorOf, qs, viewContext } from './context.js';
@@ -115,8 +116,15 @@ export function pageHandlers(d: PageDeps) {
       const raw = String(req.params['index'] ?? '');
       if (!/^\d{1,15}$/.test(raw)) return void res.status(400).json({ error: 'bad index' });
       const index = Number(raw);
-      const proof = await d.data.proof(index);
       await viewed(req, 'audit.proof.viewed', { index });
+      let proof;
+      try {
+        proof = await d.data.proof(index);
+      } catch (e) {
+        // No such entry, or not yet covered by a signed checkpoint: a coded answer, no detail echoed.
+        if (isGatewayError(e, 'AUDIT_PROOF_INVALID')) return void res.status(404).json({ error: 'AUDIT_PROOF_INVALID' });
+        throw e;
+      }
       res.json({ ...proof, verifierKey: d.data.checkpointVerifierKey() });
     },
 

@@ -9,9 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from 'openpgp';
 import { createAdminApp, startAdminServer, type AdminServer } from '../../admin-ui/server/app.js';
-import { createAdminData } from '../../admin-ui/server/data.js';
+import { createAdminData, type AuditReader } from '../../admin-ui/server/data.js';
 import type { ThrottlePolicy } from '../../admin-ui/server/throttle.js';
 import { createDemoAccounts, openUserStore, type DemoAccount, type UserStore } from '../../admin-ui/server/users.js';
+import type { AuditEvent, AuditSink } from '../../gateway/audit/events.js';
+import { openAuditLog, type AuditLog } from '../../gateway/audit/log.js';
+import { parseVerifierKey } from '../../gateway/audit/notekey.js';
+import { openSqliteAuditStore } from '../../gateway/audit/store.js';
+import { verifyAuditStore } from '../../gateway/audit/verify.js';
+import { auditLogReader } from '../../admin-ui/server/audit-adapter.js';
 import type { ConfigSource, Convention, GatewayConfig, Partner, Recipient } from '../../gateway/config/model.js';
 import { newId } from '../../gateway/ids.js';
 import { silentLogger } from '../../gateway/log.js';
@@ -64,32 +70,42 @@ export function staticConfig(c: GatewayConfig): ConfigSource {
 }
 
 /** Seeds one accepted upload (with two deliveries, one downloaded), one rejected with hostile strings. */
-export function seed(audit: ArrayAuditData, now: Date): { accepted: string; rejected: string } {
+export type Adder = (event: AuditEvent, time: string) => Promise<unknown>;
+
+export async function seedWith(add: Adder, now: Date): Promise<{ accepted: string; rejected: string }> {
   const t = (minutesAgo: number) => new Date(now.getTime() - minutesAgo * 60_000).toISOString();
   const accepted = newId(now.getTime() - 3_600_000);
   const rejected = newId(now.getTime() - 1_800_000);
   const pn = { id: 'police-nationale', kind: 'partner' as const, source: '192.0.2.10:50022' };
-  audit.add({ type: 'ssh.auth', actor: pn, outcome: 'success', refs: { key: 'SHA256:abc' } }, t(62));
-  audit.add({ type: 'sftp.upload.committed', actor: pn, outcome: 'success', refs: { uploadId: accepted, sha256: 'ab'.repeat(32) }, details: { bytes: 1234, fileName: 'export-2026.pgp' } }, t(61));
-  audit.add({ type: 'upload.verified', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { signer: 'F'.repeat(40) } }, t(61));
-  audit.add({ type: 'upload.validated', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { records: 12 } }, t(61));
-  audit.add({ type: 'upload.accepted', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { dataset: 'faits-4001', records: 12 } }, t(60));
+  await add({ type: 'ssh.auth', actor: pn, outcome: 'success', refs: { key: 'SHA256:abc' } }, t(62));
+  await add({ type: 'sftp.upload.committed', actor: pn, outcome: 'success', refs: { uploadId: accepted, sha256: 'ab'.repeat(32) }, details: { bytes: 1234, fileName: 'export-2026.pgp' } }, t(61));
+  await add({ type: 'upload.verified', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { signer: 'F'.repeat(40) } }, t(61));
+  await add({ type: 'upload.validated', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { records: 12 } }, t(61));
+  await add({ type: 'upload.accepted', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { dataset: 'faits-4001', records: 12 } }, t(60));
   const d1 = newId(now.getTime() - 3_590_000);
   const d2 = newId(now.getTime() - 3_580_000);
-  audit.add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { recipient: 'ludres', records: 5 } }, t(60));
-  audit.add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d2 }, details: { recipient: 'observatoire', records: 12 } }, t(60));
-  audit.add({ type: 'delivery.downloaded', actor: { id: 'ludres', kind: 'recipient', source: '192.0.2.20:40000' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { complete: true } }, t(30));
+  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { recipient: 'ludres', records: 5 } }, t(60));
+  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d2 }, details: { recipient: 'observatoire', records: 12 } }, t(60));
+  await add({ type: 'delivery.downloaded', actor: { id: 'ludres', kind: 'recipient', source: '192.0.2.20:40000' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { complete: true } }, t(30));
   const pm = { id: 'police-municipale-ludres', kind: 'partner' as const, source: '192.0.2.11:50023' };
-  audit.add({ type: 'sftp.upload.committed', actor: pm, outcome: 'success', refs: { uploadId: rejected }, details: { fileName: `${XSS}.pgp` } }, t(25));
-  audit.add({ type: 'upload.rejected', actor: pm, outcome: 'failure', refs: { uploadId: rejected }, details: { reason: 'SCHEMA_INVALID', message: `champ ${XSS} invalide`, value: XSS } }, t(25));
-  audit.sign();
+  await add({ type: 'sftp.upload.committed', actor: pm, outcome: 'success', refs: { uploadId: rejected }, details: { fileName: `${XSS}.pgp` } }, t(25));
+  await add({ type: 'upload.rejected', actor: pm, outcome: 'failure', refs: { uploadId: rejected }, details: { reason: 'SCHEMA_INVALID', message: `champ ${XSS} invalide`, value: XSS } }, t(25));
   return { accepted, rejected };
+}
+
+export async function seed(audit: ArrayAuditData, now: Date): Promise<{ accepted: string; rejected: string }> {
+  const ids = await seedWith(async (e, t) => audit.add(e, t), now);
+  audit.sign();
+  return ids;
 }
 
 export interface Fixture {
   readonly url: string;
   readonly server: AdminServer;
+  /** The array trail (backend 'array'; unused with 'auditlog'). */
   readonly audit: ArrayAuditData;
+  /** The gateway's AuditLog (backend 'auditlog'). */
+  readonly auditLog: AuditLog | null;
   readonly users: UserStore;
   readonly accounts: Record<'admin' | 'dpo', DemoAccount>;
   readonly uploads: { accepted: string; rejected: string };
@@ -97,22 +113,47 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(options: { throttle?: ThrottlePolicy } = {}): Promise<Fixture> {
+/** The UI over the gateway's real AuditLog (SQLite, signed checkpoints), seeded at fixed times. */
+async function realAuditLog(dir: string): Promise<{ sink: AuditSink; reader: AuditReader; log: AuditLog; uploads: { accepted: string; rejected: string } }> {
+  let clock: Date | null = null;
+  const log = await openAuditLog({ dir, origin: 'passerelle.test/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 3_600_000, log: silentLogger(), now: () => clock ?? new Date() });
+  const uploads = await seedWith(async (e, t) => {
+    clock = new Date(t);
+    await log.append(e);
+  }, new Date());
+  clock = null;
+  await log.checkpoint();
+  const key = parseVerifierKey(log.verifierKey!);
+  const store = openSqliteAuditStore(dir, { readonly: true });
+  const reader = auditLogReader({ log, verifierKey: log.verifierKey!, verify: () => verifyAuditStore(store, { key }), verifyEveryMs: 0 });
+  return { sink: log, reader, log: { ...log, close: async () => { await log.close(); await store.close(); } } as AuditLog, uploads };
+}
+
+export async function startFixture(options: { throttle?: ThrottlePolicy; backend?: 'array' | 'auditlog' } = {}): Promise<Fixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'passerelle-admin-'));
   const confDir = await mkdtemp(join(tmpdir(), 'passerelle-admin-conf-'));
   const config = staticConfig(await makeConfig(confDir));
   const audit = new ArrayAuditData();
-  const uploads = seed(audit, new Date());
+  let sink: AuditSink = audit;
+  let reader: AuditReader = audit;
+  let auditLog: AuditLog | null = null;
+  let uploads: { accepted: string; rejected: string };
+  if (options.backend === 'auditlog') {
+    const real = await realAuditLog(join(dataDir, 'audit'));
+    ({ sink, reader, uploads } = real);
+    auditLog = real.log;
+  } else uploads = await seed(audit, new Date());
   const users = await openUserStore(join(dataDir, 'admin'), { requireTotp: true });
   const demo = await createDemoAccounts(users);
-  const data = createAdminData({ config, audit });
-  const app = createAdminApp({ data, audit, users, config, demo: true, log: silentLogger(), ...(options.throttle ? { throttle: options.throttle } : {}) });
+  const data = createAdminData({ config, audit: reader });
+  const app = createAdminApp({ data, audit: sink, users, config, demo: true, log: silentLogger(), ...(options.throttle ? { throttle: options.throttle } : {}) });
   const server = await startAdminServer({ app, host: '127.0.0.1', port: 0, dataDir });
   return {
-    url: `https://127.0.0.1:${server.port}`, server, audit, users, dataDir, uploads,
+    url: `https://127.0.0.1:${server.port}`, server, audit, auditLog, users, dataDir, uploads,
     accounts: { admin: demo.find((a) => a.role === 'admin')!, dpo: demo.find((a) => a.role === 'dpo')! },
     async close() {
       await server.close();
+      await auditLog?.close();
       await rm(dataDir, { recursive: true, force: true });
       await rm(confDir, { recursive: true, force: true });
     },

@@ -73,7 +73,7 @@ describe('dashboard', () => {
   it('counts uploads per day and partner, records per recipient, and pending deliveries', async () => {
     const now = new Date('2026-11-28T12:00:00Z');
     const audit = new ArrayAuditData('o', () => now);
-    seed(audit, now);
+    await seed(audit, now);
     async function* all() {
       yield* audit.entries;
     }
