@@ -17,7 +17,11 @@ export interface AuditEvent {
   readonly type: string;
   readonly actor: AuditActor;
   readonly outcome: AuditOutcome;
-  /** Object references: upload id, delivery id, SHA-256 of a file, key fingerprint… */
+  /**
+   * Object references, with these key names so the trail can be queried by them:
+   * `uploadId`, `deliveryId`, `sha256` (hex), `key` (SSH SHA256:… or OpenPGP fingerprint),
+   * `connId`, `recipient`, `dataset`, `file` (a gateway-made file name).
+   */
   readonly refs?: Readonly<Record<string, string>>;
   /** Non-personal details: sizes, counts, reason codes. Never record contents or secrets. */
   readonly details?: Readonly<Record<string, string | number | boolean | null>>;

@@ -7,26 +7,30 @@
  * nodes make up a range, and the caller fetches them (from SQLite, or from an array in tests).
  * Sizes and indices are JS numbers, checked to be safe integers (2^53 leaves is plenty).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 
 export const HASH_SIZE = 32;
 
+// One-shot crypto.hash is about three times faster than createHash() for these small inputs,
+// and verify hashes two million of them for a million entries.
 export function sha256(...parts: Uint8Array[]): Buffer {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return hash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
 }
 
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
-
 export function leafHash(data: Uint8Array): Buffer {
-  return sha256(LEAF_PREFIX, data);
+  const buf = Buffer.allocUnsafe(data.length + 1);
+  buf[0] = 0x00;
+  buf.set(data, 1);
+  return hash('sha256', buf, 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(NODE_PREFIX, left, right);
+  const buf = Buffer.allocUnsafe(1 + left.length + right.length);
+  buf[0] = 0x01;
+  buf.set(left, 1);
+  buf.set(right, 1 + left.length);
+  return hash('sha256', buf, 'buffer');
 }
 
 export const EMPTY_ROOT: Buffer = sha256();

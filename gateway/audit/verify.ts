@@ -2,7 +2,7 @@
  * `passerelle audit verify`: recompute everything from the stored entries and stop at the first
  * thing that does not hold, naming it (entry N, or checkpoint at size S) and the check.
  *
- * In seq order: each entry is present (no gap), readable, canonical, carries its own seq, and —
+ * In seq order: each entry is present (no gap), readable, carries its own seq, and —
  * unless purged — hashes to its stored leaf hash. The tree is rebuilt from the leaf hashes; when
  * it reaches the size of a checkpoint, that checkpoint must be signed by the trusted key, have the
  * recomputed root, and be consistent (RFC 9162 proof from the stored interior nodes) with the
@@ -11,13 +11,12 @@
 import type { ErrorCode } from '../errors.js';
 import { isGatewayError } from '../errors.js';
 import { verifyCheckpoint, type Checkpoint } from './checkpoint.js';
-import { canonicalJson, isPurged, parseEntry } from './entry.js';
 import { CompactRange, EMPTY_ROOT, consistencyRanges, leafHash, perfectSubtrees, proofHashes, verifyConsistency, type NodeId } from './merkle.js';
 import type { VerifierKey } from './notekey.js';
 import type { AuditStore } from './store.js';
 
 export type VerifyCheck =
-  | 'ENTRY_MISSING' | 'ENTRY_UNREADABLE' | 'ENTRY_SEQ' | 'ENTRY_NOT_CANONICAL' | 'LEAF_HASH' | 'PURGED_FORM'
+  | 'ENTRY_MISSING' | 'ENTRY_UNREADABLE' | 'ENTRY_SEQ' | 'LEAF_HASH' | 'PURGED_FORM'
   | 'CHECKPOINT_ORDER' | 'CHECKPOINT_KEY' | 'CHECKPOINT_SIGNATURE' | 'CHECKPOINT_ROOT' | 'CHECKPOINT_CONSISTENCY'
   | 'TRUNCATED';
 
@@ -47,15 +46,22 @@ export interface VerifyOptions {
   readonly trusted?: readonly string[];
 }
 
+// Canonical bodies end with the last three keys in sorted order: seq, time, type (entry.ts); a
+// purged body starts with actor and details null. Reading these by pattern instead of parsing
+// keeps verify at about a second per million entries; the leaf hash commits to every byte anyway.
+const CANONICAL_TAIL = /"seq":(0|[1-9][0-9]{0,15}),"time":"[0-9T:.Z-]{24}","type":"[a-z0-9._-]+"}$/;
+const PURGED_HEAD = Buffer.from('{"actor":null,"details":null,"outcome":');
+const PURGED_REFS = Buffer.from(',"refs":null,"seq":');
+
 class Failed extends Error {
   constructor(readonly failure: VerifyFailure) {
     super(failure.message);
   }
 }
 
-const fail = (f: VerifyFailure): never => {
+function fail(f: VerifyFailure): never {
   throw new Failed(f);
-};
+}
 
 interface PendingCheckpoint {
   readonly size: number;
@@ -91,24 +97,18 @@ export async function verifyAuditStore(store: AuditStore, opts: VerifyOptions): 
       }
     };
     await checkUpTo(0);
-    for await (const chunk of store.entries(0)) {
+    for await (const chunk of store.entryBytes(0)) {
       for (const row of chunk) {
         const n = range.size;
         if (row.seq !== n) fail({ check: 'ENTRY_MISSING', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} absente (l'entrée suivante est la n° ${row.seq}) : entrée supprimée` });
-        let seq: number;
-        let wasPurged: boolean;
-        try {
-          const e = parseEntry(row.body);
-          seq = e.seq;
-          wasPurged = isPurged(e);
-          if (canonicalJson(e) !== row.body) fail({ check: 'ENTRY_NOT_CANONICAL', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : contenu non canonique (entrée réécrite)` });
-        } catch (e) {
-          if (e instanceof Failed) throw e;
-          return fail({ check: 'ENTRY_UNREADABLE', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} illisible : ${isGatewayError(e) ? e.message : String(e)}` });
-        }
+        // The tail is ASCII (digits, time, type): decoding it as latin1 is exact and cheap.
+        const m = CANONICAL_TAIL.exec(row.body.toString('latin1', Math.max(0, row.body.length - 200)));
+        if (!m) fail({ check: 'ENTRY_UNREADABLE', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} illisible : ce n'est pas une entrée canonique` });
+        const seq = Number(m[1]);
+        const wasPurged = row.body.subarray(0, PURGED_HEAD.length).equals(PURGED_HEAD) && row.body.includes(PURGED_REFS);
         if (seq !== n) fail({ check: 'ENTRY_SEQ', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : son contenu porte le n° ${seq} (entrées déplacées ou échangées)` });
         if (wasPurged !== row.purged) fail({ check: 'PURGED_FORM', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : marquée ${row.purged ? 'purgée' : 'non purgée'} mais son contenu dit l'inverse` });
-        if (!row.purged && !leafHash(Buffer.from(row.body, 'utf8')).equals(row.leafHash)) {
+        if (!row.purged && !leafHash(row.body).equals(row.leafHash)) {
           fail({ check: 'LEAF_HASH', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : son contenu ne correspond pas à son empreinte enregistrée (entrée modifiée)` });
         }
         if (row.purged) purged++;
