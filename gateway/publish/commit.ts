@@ -90,7 +90,7 @@ export async function commitUpload(
   await ensureDir(dir);
 
   const actor: AuditActor = { id: upload.partner, kind: 'partner', source: upload.source };
-  const refs = { upload_id: upload.uploadId, sha256: upload.sha256 };
+  const refs = { uploadId: upload.uploadId, sha256: upload.sha256 };
   const events: AuditEvent[] = [
     {
       type: `upload.${outcome.state}`,
@@ -103,7 +103,7 @@ export async function commitUpload(
       type: 'delivery.published',
       actor: { id: 'gateway', kind: 'gateway' },
       outcome: 'success',
-      refs: { upload_id: upload.uploadId, delivery_id: d.id, sha256: d.sha256, recipient: d.recipient },
+      refs: { uploadId: upload.uploadId, deliveryId: d.id, sha256: d.sha256, recipient: d.recipient },
       details: { dataset: d.dataset, records: d.records, bytes: d.size, file: d.fileName },
     })),
   ];

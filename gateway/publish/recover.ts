@@ -39,7 +39,7 @@ export async function recover(deps: { layout: DataLayout; state: StateStore; aud
         type: 'upload.failed',
         actor: { id: u.partner, kind: 'partner', source: u.source },
         outcome: 'failure',
-        refs: { upload_id: u.id },
+        refs: { uploadId: u.id },
         details: { dataset: u.dataset, code: 'GATEWAY_FAILURE', reason: 'interrupted by a gateway stop; nothing was published' },
       });
       deps.state.decide(u.id, { state: 'failed', sha256: u.sha256, size: u.size, decidedAt: deps.now().toISOString(), code: 'GATEWAY_FAILURE', message: 'interrupted by a gateway stop' });

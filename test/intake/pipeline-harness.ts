@@ -1,0 +1,114 @@
+/**
+ * Drives the real intake pipeline (no SSH) on the Grand Nancy demo configuration: real audit
+ * log, real state store, real keys, files sealed by the real GnuPG.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../gateway/config/load.js';
+import type { ConfigSource, GatewayConfig } from '../../gateway/config/model.js';
+import { openAuditLog, type AuditLog } from '../../gateway/audit/log.js';
+import { openStateStore, type StateStore } from '../../gateway/store/state.js';
+import { dataLayout, type DataLayout } from '../../gateway/paths.js';
+import { createIntake } from '../../gateway/intake/pipeline.js';
+import { loadKeyRing } from '../../gateway/intake/keyring.js';
+import { SchemaStore } from '../../gateway/intake/validate.js';
+import { loadCommuneOutlines } from '../../gateway/intake/geo.js';
+import { newId } from '../../gateway/ids.js';
+import { silentLogger } from '../../gateway/log.js';
+import type { Intake, Verdict } from '../../gateway/intake/contract.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const DEMO_CONFIG = join(ROOT, 'config', 'grand-nancy', 'passerelle.json');
+export const KEYS = join(ROOT, 'keys-example');
+
+export interface PipelineHarness {
+  readonly dir: string;
+  readonly layout: DataLayout;
+  readonly config: GatewayConfig;
+  readonly audit: AuditLog;
+  readonly state: StateStore;
+  readonly intake: Intake;
+  /** A GnuPG home holding every demo secret key and the gateway's public key. */
+  readonly gnupg: string;
+  /** Sends `bytes` as partner `partner` for `dataset`, in chunks, and returns the verdict. */
+  upload(partner: string, dataset: string, bytes: Buffer, name?: string): Promise<Verdict & { uploadId: string }>;
+  /** gpg --sign --encrypt of `plain` by `partner`'s demo key to the gateway. */
+  seal(partner: string, plain: Buffer | string, extra?: string[]): Buffer;
+  close(): Promise<void>;
+}
+
+export function gpg(home: string, args: string[], input?: Buffer | string): Buffer {
+  return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export async function startPipeline(opts: { now?: () => Date } = {}): Promise<PipelineHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
+  const layout = dataLayout(join(dir, 'data'));
+  const config = await loadConfig(DEMO_CONFIG, { demo: true });
+  const source: ConfigSource = { current: () => config, onChange: () => () => undefined };
+  const log = silentLogger();
+  const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
+  const state = openStateStore(layout.state);
+  const keys = await loadKeyRing(config);
+  const now = opts.now ?? (() => new Date());
+  const intake = createIntake({
+    config: source,
+    keys: () => keys,
+    layout,
+    state,
+    audit,
+    auditProof: async (index) => {
+      await audit.checkpoint();
+      const b = await audit.prove(index);
+      return { tree_size: b.treeSize, inclusion_proof: b.inclusionProof, checkpoint: b.checkpoint };
+    },
+    schemas: new SchemaStore(),
+    communes: await loadCommuneOutlines(),
+    log,
+    now,
+  });
+  const gnupg = join(dir, 'gnupg');
+  execFileSync('mkdir', ['-m', '700', gnupg]);
+  for (const party of ['police-nationale', 'police-municipale-ludres', 'bailleur-social', 'sdis54', 'transport', 'ludres', 'laxou', 'nancy', 'observatoire']) {
+    gpg(gnupg, ['--import', join(KEYS, party, 'pgp.sec.asc')]);
+  }
+  gpg(gnupg, ['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
+  const gatewayFpr = keys.gatewayFingerprint;
+  const partnerFpr = (p: string): string => {
+    const k = config.partners.get(p)?.pgpKeys[0];
+    if (!k) throw new Error(`no key for ${p}`);
+    return k.fingerprint;
+  };
+
+  return {
+    dir,
+    layout,
+    config,
+    audit,
+    state,
+    intake,
+    gnupg,
+    seal: (partner, plain, extra = []) =>
+      gpg(gnupg, ['--local-user', partnerFpr(partner), '--recipient', gatewayFpr, '--compress-algo', 'none', ...extra, '--sign', '--encrypt'], plain),
+    upload: async (partner, dataset, bytes, name = 'export.csv.pgp') => {
+      const uploadId = newId();
+      const staging = join(dir, `staging-${uploadId}`);
+      writeFileSync(staging, bytes);
+      const up = intake.open({ uploadId, partnerId: partner, datasetId: dataset, clientName: name, source: '127.0.0.1:50000' });
+      for (let o = 0; o < bytes.length; o += 32768) up.push(bytes.subarray(o, o + 32768));
+      const verdict = await up.finish(staging, bytes.length);
+      return { ...verdict, uploadId };
+    },
+    close: async () => {
+      await audit.close();
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function fixture(name: string): Buffer {
+  return readFileSync(join(ROOT, 'test', 'fixtures', 'datasets', 'valid', name));
+}
