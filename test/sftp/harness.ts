@@ -145,7 +145,8 @@ export interface RunResult {
 /** Runs a client; a client still running after `timeoutMs` is killed and reported as timed out. */
 export function run(cmd: string, args: string[], opts: { input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Own process group, so a hung client and the ssh it started are killed together.
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -153,7 +154,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; cwd?: s
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
     }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -189,7 +190,7 @@ export function scp(gw: Gateway, party: string, from: string, to: string): Promi
 }
 
 /** lftp over sftp, its connection made by OpenSSH with the party's key. */
-export function lftp(gw: Gateway, party: string, commands: string[]): Promise<RunResult> {
+export function lftp(gw: Gateway, party: string, commands: string[], timeoutMs?: number): Promise<RunResult> {
   const ssh = ['ssh', '-a', '-x', ...sshOptions(gw, party)].join(' ');
   const script = [
     `set sftp:connect-program "${ssh}"`,
@@ -199,11 +200,11 @@ export function lftp(gw: Gateway, party: string, commands: string[]): Promise<Ru
     `open sftp://${party}:@127.0.0.1:${gw.port}`,
     ...commands,
   ].join('; ');
-  return run('lftp', ['-c', script]);
+  return run('lftp', ['-c', script], { timeoutMs });
 }
 
 /** rclone with an sftp remote named `gw` (no shell commands, no remote hashing). */
-export function rclone(gw: Gateway, party: string, args: string[]): Promise<RunResult> {
+export function rclone(gw: Gateway, party: string, args: string[], timeoutMs?: number): Promise<RunResult> {
   const conf = join(gw.dir, `rclone-${party}.conf`);
   writeFileSync(
     conf,
@@ -220,7 +221,7 @@ export function rclone(gw: Gateway, party: string, args: string[]): Promise<RunR
       '',
     ].join('\n'),
   );
-  return run('rclone', ['--config', conf, '--low-level-retries', '1', '--retries', '1', ...args], { env: { ...process.env, RCLONE_CONFIG: conf } });
+  return run('rclone', ['--config', conf, '--low-level-retries', '1', '--retries', '1', ...args], { env: { ...process.env, RCLONE_CONFIG: conf }, timeoutMs });
 }
 
 /** PuTTY psftp in batch mode with the party's key converted to PPK. */

@@ -1,0 +1,279 @@
+/**
+ * OpenSSH sftp in batch mode: listings, rename commits, removal, receipts, resuming an
+ * interrupted upload with `reput`, and the ssh2 defects the adapter works around.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeChannelCleanly } from '../../gateway/sftp/ssh2-fixes.js';
+import {
+  COMMUNE,
+  DS,
+  OTHER_COMMUNE,
+  OTHER_DS,
+  OTHER_PARTNER,
+  PARTNER,
+  p,
+  lftp,
+  publish,
+  rclone,
+  scp,
+  sftpBatch,
+  sha256,
+  ssh2Sftp,
+  startGateway,
+  writeReceipt,
+  type Gateway,
+} from './harness.js';
+
+let gw: Gateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(async () => {
+  await gw.close();
+});
+
+function local(name: string, content: Buffer | string): string {
+  const path = join(gw.dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('ssh2 server defects worked around (each test fails without its fix)', () => {
+  it('sftp -b returns at bye: the gateway closes the channel after the client EOF', async () => {
+    const r = await sftpBatch(gw, PARTNER, ['pwd', 'bye'], undefined, 15_000);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Remote working directory: /');
+  });
+
+  it('OpenSSH 9 scp exits 0: an exit-status is sent for the subsystem channel', async () => {
+    const r = await scp(gw, PARTNER, local('scp-exit.pgp', 'x'), `:/inbox/${DS}/scp-exit.pgp`);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
+  });
+
+  it('ls ends: READDIR answers EOF after the last batch, listings are complete', async () => {
+    for (let i = 0; i < 150; i++) publish(gw, OTHER_COMMUNE, DS, `many-${String(i).padStart(3, '0')}.pgp`, 'x');
+    const r = await sftpBatch(gw, OTHER_COMMUNE, ['ls /', 'ls /outbox', `ls -1 /outbox/${DS}`], undefined, 15_000);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
+    const names = r.stdout.split('\n').filter((l) => /(^|\/)many-\d{3}\.pgp$/.test(l.trim()));
+    expect(names).toHaveLength(150);
+    expect(r.stdout).toMatch(/\/outbox\s/);
+    // rclone (Go pkg/sftp) and lftp keep asking until they get EOF: without it they hang.
+    const rc = await rclone(gw, OTHER_COMMUNE, ['lsf', `gw:/outbox/${DS}`], 15_000);
+    expect(rc.timedOut).toBe(false);
+    expect(rc.code).toBe(0);
+    expect(rc.stdout.split('\n').filter((l) => l.startsWith('many-'))).toHaveLength(150);
+    const lf = await lftp(gw, OTHER_COMMUNE, [`cls -1 /outbox/${DS}`], 15_000);
+    expect(lf.timedOut).toBe(false);
+    expect(lf.code).toBe(0);
+    expect(lf.stdout.split('\n').filter((l) => /many-\d{3}\.pgp$/.test(l))).toHaveLength(150);
+  });
+
+  it('closeChannelCleanly does nothing on a channel that is not open', () => {
+    const calls: string[] = [];
+    const fake = {
+      incoming: { state: 'closed' },
+      outgoing: { id: 1, state: 'closed' },
+      _protocol: { exitStatus: () => calls.push('exit'), channelEOF: () => calls.push('eof') },
+      end: () => calls.push('end'),
+    };
+    closeChannelCleanly(fake as never);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('partner view', () => {
+  it('lists only the datasets it may send, and its own receipts', async () => {
+    writeReceipt(gw, PARTNER, '01jdaaaaaaaaaaaaaaaaaaaaaa.json', '{"status":"accepted"}');
+    writeReceipt(gw, OTHER_PARTNER, '01jdbbbbbbbbbbbbbbbbbbbbbb.json', '{"status":"accepted"}');
+    const r = await sftpBatch(gw, PARTNER, ['ls -1 /', 'ls -1 /inbox', 'ls -1 /receipts']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(DS);
+    expect(r.stdout).not.toContain(OTHER_DS);
+    expect(r.stdout).toContain('01jdaaaaaaaaaaaaaaaaaaaaaa.json');
+    expect(r.stdout).not.toContain('01jdbbbbbbbbbbbbbbbbbbbbbb');
+    expect((await sftpBatch(gw, PARTNER, [`ls /inbox/${OTHER_DS}`])).code).not.toBe(0);
+  });
+
+  it('downloads and deletes its receipts, audited', async () => {
+    const path = writeReceipt(gw, PARTNER, '01jdcccccccccccccccccccccc.json', '{"status":"rejected"}');
+    const out = join(gw.dir, 'receipt.json');
+    const r = await sftpBatch(gw, PARTNER, ['get /receipts/01jdcccccccccccccccccccccc.json ' + out, 'rm /receipts/01jdcccccccccccccccccccccc.json']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('{"status":"rejected"}');
+    expect(existsSync(path)).toBe(false);
+    expect(gw.audit.ofType('receipt.downloaded').some((e) => e.refs?.['file'] === '01jdcccccccccccccccccccccc.json')).toBe(true);
+    expect(gw.audit.ofType('receipt.deleted').some((e) => e.refs?.['file'] === '01jdcccccccccccccccccccccc.json')).toBe(true);
+  });
+
+  it('commits a temporary name on RENAME, not on CLOSE', async () => {
+    const content = randomBytes(200_000);
+    const before = gw.intake.finished.length;
+    const up = await sftpBatch(gw, PARTNER, [`put ${local('tmp.bin', content)} /inbox/${DS}/lot.pgp.filepart`]);
+    expect(up.code).toBe(0);
+    expect(gw.intake.finished.length).toBe(before);
+    const ls = await sftpBatch(gw, PARTNER, [`ls -1 /inbox/${DS}`]);
+    expect(ls.stdout).toContain('lot.pgp.filepart');
+    const mv = await sftpBatch(gw, PARTNER, [`rename /inbox/${DS}/lot.pgp.filepart /inbox/${DS}/lot.pgp`]);
+    expect(mv.code).toBe(0);
+    const f = gw.intake.finished.at(-1)!;
+    expect(f.ctx.clientName).toBe('lot.pgp');
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
+    expect(gw.audit.ofType('sftp.upload.committed').at(-1)?.refs?.['sha256']).toBe(sha256(content));
+  });
+
+  it('a rejected RENAME commit exits non-zero', async () => {
+    await sftpBatch(gw, PARTNER, [`put ${local('tmp2.bin', 'y')} /inbox/${DS}/.hidden-upload.pgp`]);
+    gw.intake.decide = () => ({ status: 'rejected', code: 'SCHEMA_INVALID', message: 'enregistrement 1 invalide' });
+    try {
+      const r = await sftpBatch(gw, PARTNER, [`rename /inbox/${DS}/.hidden-upload.pgp /inbox/${DS}/final.pgp`]);
+      expect(r.code).not.toBe(0);
+    } finally {
+      gw.intake.decide = () => ({ status: 'accepted', message: 'ok' });
+    }
+  });
+
+  it('cannot remove or rename a committed upload, nor make directories', async () => {
+    await sftpBatch(gw, PARTNER, [`put ${local('c.bin', 'z')} /inbox/${DS}/committed.pgp`]);
+    for (const cmd of [`rm /inbox/${DS}/committed.pgp`, `rename /inbox/${DS}/committed.pgp /inbox/${DS}/other.pgp`, `mkdir /inbox/${DS}/sub`, 'mkdir /x', 'rmdir /inbox', `ln -s /etc/passwd /inbox/${DS}/l.pgp`]) {
+      const r = await sftpBatch(gw, PARTNER, [cmd]);
+      expect(r.code, cmd).not.toBe(0);
+    }
+  });
+});
+
+describe('recipient view', () => {
+  it('sees only its own outbox; downloads with correct sizes and times; deletes', async () => {
+    const mine = publish(gw, COMMUNE, DS, 'mine.ndjson.pgp', 'abc');
+    publish(gw, OTHER_COMMUNE, DS, 'theirs.ndjson.pgp', 'def');
+    const r = await sftpBatch(gw, COMMUNE, [`ls -l /outbox/${DS}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/-rw-------\s+1 ludres\s+ludres\s+3 \w{3} [ \d]\d \d\d:\d\d mine\.ndjson\.pgp/);
+    expect(r.stdout).not.toContain('theirs');
+    const { sftp, client } = await ssh2Sftp(gw, COMMUNE);
+    const st = await p.stat(sftp, `/outbox/${DS}/mine.ndjson.pgp`);
+    expect(st.size).toBe(3);
+    expect(Math.abs(st.mtime * 1000 - Date.now())).toBeLessThan(3_600_000);
+    await expect(p.stat(sftp, `/outbox/${DS}/theirs.ndjson.pgp`)).rejects.toMatchObject({ code: 2 }); // NO_SUCH_FILE
+    client.end();
+    const rm = await sftpBatch(gw, COMMUNE, [`rm /outbox/${DS}/mine.ndjson.pgp`]);
+    expect(rm.code).toBe(0);
+    expect(existsSync(mine)).toBe(false);
+    expect(gw.audit.ofType('delivery.deleted').some((e) => e.refs?.['file'] === 'mine.ndjson.pgp')).toBe(true);
+  });
+
+  it('resumes a download (reget) and reports a partial read as not complete', async () => {
+    const content = randomBytes(300_000);
+    publish(gw, COMMUNE, DS, 'resume.pgp', content);
+    const { sftp, client } = await ssh2Sftp(gw, COMMUNE);
+    const h = await p.open(sftp, `/outbox/${DS}/resume.pgp`, 'r');
+    const first = await p.read(sftp, h, 100_000, 0);
+    await p.close(sftp, h);
+    client.end();
+    const partial = gw.audit.ofType('delivery.downloaded').filter((e) => e.refs?.['file'] === 'resume.pgp');
+    expect(partial.at(-1)?.details).toMatchObject({ complete: false, bytesRead: 100_000 });
+    const out = join(gw.dir, 'resume.out');
+    writeFileSync(out, first);
+    const r = await sftpBatch(gw, COMMUNE, [`reget /outbox/${DS}/resume.pgp ${out}`]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out).equals(content)).toBe(true);
+  });
+});
+
+describe('resumable uploads', () => {
+  it('a dropped connection never commits; reput continues the partial kept in staging', async () => {
+    const content = randomBytes(2 * 1024 * 1024 + 11);
+    const half = 1024 * 1024;
+    const { sftp, client } = await ssh2Sftp(gw, PARTNER);
+    const h = await p.open(sftp, `/inbox/${DS}/big.pgp`, 'w');
+    for (let off = 0; off < half; off += 32768) await p.write(sftp, h, content.subarray(off, Math.min(off + 32768, half)), off);
+    const finishedBefore = gw.intake.finished.length;
+    client.destroy(); // no CLOSE: the connection just drops
+    const aborted = await gw.audit.waitFor((e) => e.type === 'sftp.upload.aborted' && e.details?.['clientName'] === 'big.pgp');
+    expect(aborted.details).toMatchObject({ bytes: half, resumable: true });
+    expect(gw.intake.finished.length).toBe(finishedBefore);
+    expect(gw.uploads.get(PARTNER, DS, 'big.pgp')).toMatchObject({ state: 'parked', size: half });
+
+    const r = await sftpBatch(gw, PARTNER, [`reput ${local('big.bin', content)} /inbox/${DS}/big.pgp`]);
+    expect(r.code).toBe(0);
+    const f = gw.intake.finished.at(-1)!;
+    expect(f.ctx.clientName).toBe('big.pgp');
+    expect(f.size).toBe(content.length);
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
+    expect(gw.audit.ofType('sftp.upload.committed').at(-1)?.refs?.['sha256']).toBe(sha256(content));
+  });
+
+  it('a CLOSE after a failed WRITE is not a commit', async () => {
+    const small = await startGateway({ maxFileBytes: 100_000 });
+    try {
+      const { sftp, client } = await ssh2Sftp(small, PARTNER);
+      const h = await p.open(sftp, `/inbox/${DS}/too-big.pgp`, 'w');
+      await p.write(sftp, h, Buffer.alloc(60_000), 0);
+      await expect(p.write(sftp, h, Buffer.alloc(60_000), 60_000)).rejects.toThrow(/FILE_TOO_LARGE/);
+      await expect(p.close(sftp, h)).rejects.toThrow(/FILE_TOO_LARGE/);
+      client.end();
+      expect(small.intake.finished).toHaveLength(0);
+      expect(small.intake.aborted.map((c) => c.clientName)).toEqual(['too-big.pgp']);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a partial is deleted from staging after partialUploadKeepMs', async () => {
+    const quick = await startGateway({ partialUploadKeepMs: 200 });
+    try {
+      const { sftp, client } = await ssh2Sftp(quick, PARTNER);
+      const h = await p.open(sftp, `/inbox/${DS}/gone.pgp`, 'w');
+      await p.write(sftp, h, Buffer.alloc(1000, 1), 0);
+      const staged = quick.uploads.get(PARTNER, DS, 'gone.pgp')!.stagingPath;
+      client.destroy();
+      await quick.audit.waitFor((e) => e.type === 'sftp.upload.aborted');
+      expect(existsSync(staged)).toBe(true);
+      for (let i = 0; i < 50 && existsSync(staged); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(staged)).toBe(false);
+      expect(quick.uploads.get(PARTNER, DS, 'gone.pgp')).toBeUndefined();
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('writes out of order: committed byte-exact, streaming stopped, SHA-256 from the file', async () => {
+    const content = randomBytes(3 * 1024 * 1024);
+    const { sftp, client } = await ssh2Sftp(gw, PARTNER);
+    const h = await p.open(sftp, `/inbox/${DS}/shuffled.pgp`, 'w');
+    const chunks = [];
+    for (let off = 0; off < content.length; off += 65536) chunks.push(off);
+    chunks.reverse();
+    await Promise.all(chunks.map((off) => p.write(sftp, h, content.subarray(off, off + 65536), off)));
+    await p.close(sftp, h);
+    client.end();
+    const f = gw.intake.finished.at(-1)!;
+    expect(f.ctx.clientName).toBe('shuffled.pgp');
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
+    expect(f.pushedBytes).toBeLessThan(content.length);
+    expect(gw.audit.ofType('sftp.upload.committed').at(-1)?.refs?.['sha256']).toBe(sha256(content));
+  });
+
+  it('in-order writes are streamed to the intake as they arrive', async () => {
+    const content = randomBytes(5 * 1024 * 1024 + 5);
+    const r = await sftpBatch(gw, PARTNER, [`put ${local('stream.bin', content)} /inbox/${DS}/stream.pgp`]);
+    expect(r.code).toBe(0);
+    const f = gw.intake.finished.at(-1)!;
+    expect(f.pushedBytes).toBe(content.length);
+  });
+
+  it('a file with a hole is refused as incomplete', async () => {
+    const { sftp, client } = await ssh2Sftp(gw, PARTNER);
+    const h = await p.open(sftp, `/inbox/${DS}/holes.pgp`, 'w');
+    await p.write(sftp, h, Buffer.alloc(100, 1), 0);
+    await p.write(sftp, h, Buffer.alloc(100, 2), 1000);
+    await expect(p.close(sftp, h)).rejects.toThrow(/UPLOAD_INCOMPLETE/);
+    client.end();
+    expect(gw.intake.finished.some((f) => f.ctx.clientName === 'holes.pgp')).toBe(false);
+  });
+});
