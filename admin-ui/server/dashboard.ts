@@ -4,7 +4,7 @@
  * yet downloaded with their age, last upload per partner.
  */
 import type { AuditEntryView, CheckpointStatus } from './data.js';
-import { DELIVERY_DOWNLOADED, DELIVERY_PUBLISHED, UPLOAD_VERDICT } from './event-types.js';
+import { DELIVERY_DOWNLOADED, DELIVERY_PUBLISHED, deliveryKey, UPLOAD_VERDICT } from './event-types.js';
 
 export interface DayCount { readonly day: string; readonly accepted: number; readonly rejected: number }
 export interface PartnerCount { readonly partner: string; readonly accepted: number; readonly rejected: number; readonly lastUpload: string; readonly lastVerdict: string }
@@ -28,13 +28,13 @@ export async function buildDashboard(entries: AsyncIterable<AuditEntryView>, now
   for (let i = days - 1; i >= 0; i--) perDay.set(new Date(now.getTime() - i * 86_400_000).toISOString().slice(0, 10), { accepted: 0, rejected: 0 });
   const perPartner = new Map<string, { accepted: number; rejected: number; lastUpload: string; lastVerdict: string }>();
   const records = new Map<string, number>();
-  const published = new Map<string, { recipient: string; uploadId: string; publishedAt: string }>();
+  const published = new Map<string, { deliveryId: string; recipient: string; uploadId: string; publishedAt: string }>();
   for await (const e of entries) {
     const verdict = UPLOAD_VERDICT[e.type];
     if (verdict) {
       const bucket = perDay.get(e.time.slice(0, 10));
       const p = perPartner.get(e.actor.id) ?? { accepted: 0, rejected: 0, lastUpload: '', lastVerdict: '' };
-      const rejected = verdict === 'rejected';
+      const rejected = verdict === 'rejected' || verdict === 'failed';
       if (bucket) bucket[rejected ? 'rejected' : 'accepted'] += 1;
       p[rejected ? 'rejected' : 'accepted'] += 1;
       if (e.time >= p.lastUpload) Object.assign(p, { lastUpload: e.time, lastVerdict: verdict });
@@ -42,14 +42,14 @@ export async function buildDashboard(entries: AsyncIterable<AuditEntryView>, now
     } else if (DELIVERY_PUBLISHED.has(e.type)) {
       const recipient = String(e.details['recipient'] ?? e.refs['recipient'] ?? '?');
       records.set(recipient, (records.get(recipient) ?? 0) + num(e.details['records']));
-      const id = e.refs['deliveryId'];
-      if (id) published.set(id, { recipient, uploadId: e.refs['uploadId'] ?? '', publishedAt: e.time });
-    } else if (DELIVERY_DOWNLOADED.has(e.type)) {
-      const id = e.refs['deliveryId'];
-      if (id) published.delete(id);
+      const key = deliveryKey(e);
+      if (key) published.set(key, { deliveryId: e.refs['deliveryId'] ?? key, recipient, uploadId: e.refs['uploadId'] ?? '', publishedAt: e.time });
+    } else if (DELIVERY_DOWNLOADED.has(e.type) && e.details['complete'] !== false) {
+      const key = deliveryKey(e);
+      if (key) published.delete(key);
     }
   }
-  const pending = [...published].map(([deliveryId, d]) => ({ deliveryId, ...d, ageHours: Math.max(0, Math.floor((now.getTime() - Date.parse(d.publishedAt)) / 3_600_000)) }));
+  const pending = [...published.values()].map((d) => ({ ...d, ageHours: Math.max(0, Math.floor((now.getTime() - Date.parse(d.publishedAt)) / 3_600_000)) }));
   pending.sort((a, b) => b.ageHours - a.ageHours);
   return {
     from: [...perDay.keys()][0] ?? '',

@@ -11,6 +11,7 @@ import { buildRegister, type RegisterRow } from './register.js';
 import { buildParties, type PartyView } from './parties.js';
 import { buildDashboard, type DashboardStats } from './dashboard.js';
 import { buildTransfer, type TransferChain } from './transfer.js';
+import { DELIVERY_DOWNLOADED, DELIVERY_PUBLISHED, deliveryKey } from './event-types.js';
 
 export type { RegisterRow, PartyView, DashboardStats, TransferChain };
 
@@ -127,7 +128,23 @@ export function createAdminData(deps: { config: ConfigSource; audit: AuditReader
     async transfer(uploadId) {
       const entries: AuditEntryView[] = [];
       for await (const e of scanAudit(audit, { uploadId })) entries.push(e);
-      return entries.length ? buildTransfer(uploadId, entries) : null;
+      if (!entries.length) return null;
+      // Downloads are recorded by recipient and file name, not by upload: find them per delivery.
+      const seen = new Set(entries.map((e) => e.index));
+      for (const p of entries.filter((e) => DELIVERY_PUBLISHED.has(e.type))) {
+        const key = deliveryKey(p);
+        const recipient = p.refs['recipient'] ?? p.details['recipient'];
+        if (!key || typeof recipient !== 'string') continue;
+        for (const type of DELIVERY_DOWNLOADED) {
+          for await (const d of scanAudit(audit, { type, actor: recipient, from: p.time })) {
+            if (deliveryKey(d) === key && !seen.has(d.index)) {
+              seen.add(d.index);
+              entries.push(d);
+            }
+          }
+        }
+      }
+      return buildTransfer(uploadId, entries);
     },
     register: (now) => buildRegister(config.current(), now),
     parties: (now) => buildParties(config.current(), now),

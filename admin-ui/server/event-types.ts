@@ -3,10 +3,11 @@
  * own their names; this table is the one place the UI maps them, so a renamed event is a
  * one-line change here. Types not listed are still shown in the journal as they are.
  */
-export const UPLOAD_VERDICT: Readonly<Record<string, 'accepted' | 'rejected' | 'duplicate'>> = {
+export const UPLOAD_VERDICT: Readonly<Record<string, 'accepted' | 'rejected' | 'duplicate' | 'failed'>> = {
   'upload.accepted': 'accepted',
   'upload.rejected': 'rejected',
   'upload.duplicate': 'duplicate',
+  'upload.failed': 'failed',
 };
 
 export const DELIVERY_PUBLISHED = new Set(['delivery.published', 'delivery.written']);
@@ -21,6 +22,24 @@ export const TRANSFER_STEPS: readonly { readonly step: TransferStep; readonly ty
   { step: 'delivered', types: ['delivery.'] },
   { step: 'receipt', types: ['receipt.'] },
 ];
+
+/**
+ * The delivery an event is about. publish/ names it by id and file (refs.deliveryId,
+ * details.file, refs.recipient); sftp/ records a download by file name (refs.file) with the
+ * recipient as actor. The key that both share is recipient/file; the id is the fallback.
+ */
+export function deliveryKey(e: { type: string; actor: { id: string }; refs: Readonly<Record<string, string>>; details: Readonly<Record<string, unknown>> }): string | undefined {
+  if (DELIVERY_PUBLISHED.has(e.type)) {
+    const recipient = e.refs['recipient'] ?? e.details['recipient'];
+    const file = e.details['file'] ?? e.refs['file'];
+    return typeof recipient === 'string' && typeof file === 'string' ? `${recipient}/${file}` : e.refs['deliveryId'];
+  }
+  if (DELIVERY_DOWNLOADED.has(e.type)) {
+    const file = e.refs['file'];
+    return file ? `${e.actor.id}/${file}` : e.refs['deliveryId'];
+  }
+  return undefined;
+}
 
 export type TransferStep = 'received' | 'verified' | 'validated' | 'routed' | 'delivered' | 'receipt' | 'other';
 

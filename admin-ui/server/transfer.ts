@@ -1,6 +1,6 @@
 /** One upload's chain of custody, from its audit entries (pure). */
 import type { AuditEntryView } from './data.js';
-import { DELIVERY_DOWNLOADED, DELIVERY_PUBLISHED, stepOf, type TransferStep } from './event-types.js';
+import { DELIVERY_DOWNLOADED, DELIVERY_PUBLISHED, deliveryKey, stepOf, type TransferStep } from './event-types.js';
 
 export interface TransferChain {
   readonly uploadId: string;
@@ -13,13 +13,13 @@ export function buildTransfer(uploadId: string, entries: readonly AuditEntryView
   const sorted = [...entries].sort((a, b) => a.index - b.index);
   const deliveries = new Map<string, { deliveryId: string; recipient: string; records: number; publishedAt: string; downloadedAt: string | null }>();
   for (const e of sorted) {
-    const id = e.refs['deliveryId'];
-    if (!id) continue;
+    const key = deliveryKey(e);
+    if (!key) continue;
     if (DELIVERY_PUBLISHED.has(e.type)) {
       const records = e.details['records'];
-      deliveries.set(id, { deliveryId: id, recipient: String(e.details['recipient'] ?? e.refs['recipient'] ?? '?'), records: typeof records === 'number' ? records : 0, publishedAt: e.time, downloadedAt: null });
-    } else if (DELIVERY_DOWNLOADED.has(e.type)) {
-      const d = deliveries.get(id);
+      deliveries.set(key, { deliveryId: e.refs['deliveryId'] ?? key, recipient: String(e.refs['recipient'] ?? e.details['recipient'] ?? '?'), records: typeof records === 'number' ? records : 0, publishedAt: e.time, downloadedAt: null });
+    } else if (DELIVERY_DOWNLOADED.has(e.type) && e.details['complete'] !== false) {
+      const d = deliveries.get(key);
       if (d && d.downloadedAt === null) d.downloadedAt = e.time;
     }
   }

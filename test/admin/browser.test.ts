@@ -88,7 +88,7 @@ describe('admin UI in Chromium', () => {
     expect(await page.textContent('h1')).toBe(`Transfert ${fx.uploads.accepted}`);
     expect(await page.textContent('main')).toContain('Pas encore téléchargée');
     const buttons = page.locator('button.verify');
-    expect(await buttons.count()).toBe(7);
+    expect(await buttons.count()).toBe(8); // 6 entries by upload id + 2 downloads found by recipient and file
     const first = await buttons.first().getAttribute('data-index');
     await buttons.first().click();
     const out = page.locator(`output.verify-result[data-for="${first}"]`);

@@ -84,9 +84,11 @@ export async function seedWith(add: Adder, now: Date): Promise<{ accepted: strin
   await add({ type: 'upload.accepted', actor: pn, outcome: 'success', refs: { uploadId: accepted }, details: { dataset: 'faits-4001', records: 12 } }, t(60));
   const d1 = newId(now.getTime() - 3_590_000);
   const d2 = newId(now.getTime() - 3_580_000);
-  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { recipient: 'ludres', records: 5 } }, t(60));
-  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d2 }, details: { recipient: 'observatoire', records: 12 } }, t(60));
-  await add({ type: 'delivery.downloaded', actor: { id: 'ludres', kind: 'recipient', source: '192.0.2.20:40000' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1 }, details: { complete: true } }, t(30));
+  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d1, recipient: 'ludres' }, details: { dataset: 'faits-4001', records: 5, file: `${accepted}-faits-4001.ndjson.pgp` } }, t(60));
+  await add({ type: 'delivery.published', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'success', refs: { uploadId: accepted, deliveryId: d2, recipient: 'observatoire' }, details: { dataset: 'faits-4001', records: 12, file: `${accepted}-faits-4001.ndjson.pgp` } }, t(60));
+  await add({ type: 'delivery.downloaded', actor: { id: 'ludres', kind: 'recipient', source: '192.0.2.20:40000' }, outcome: 'success', refs: { file: `${accepted}-faits-4001.ndjson.pgp`, dataset: 'faits-4001' }, details: { complete: true, bytes: 900, bytesRead: 900 } }, t(30));
+  // A partial read of the other delivery: not an acknowledgement.
+  await add({ type: 'delivery.downloaded', actor: { id: 'observatoire', kind: 'recipient', source: '192.0.2.21:40001' }, outcome: 'info', refs: { file: `${accepted}-faits-4001.ndjson.pgp`, dataset: 'faits-4001' }, details: { complete: false, bytes: 2000, bytesRead: 100 } }, t(20));
   const pm = { id: 'police-municipale-ludres', kind: 'partner' as const, source: '192.0.2.11:50023' };
   await add({ type: 'sftp.upload.committed', actor: pm, outcome: 'success', refs: { uploadId: rejected }, details: { fileName: `${XSS}.pgp` } }, t(25));
   await add({ type: 'upload.rejected', actor: pm, outcome: 'failure', refs: { uploadId: rejected }, details: { reason: 'SCHEMA_INVALID', message: `champ ${XSS} invalide`, value: XSS } }, t(25));
