@@ -22,10 +22,13 @@
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { sniff } from './sniff.js';
-import { toWebStream, type InputStream } from './streams.js';
+import { sniff, type Sniffed } from './sniff.js';
+import { chunksOf, iterableToWebStream, type InputStream } from './streams.js';
+import { openOuter } from './native/seipd.js';
+import { openInner } from './native/inner.js';
 import { checkSignature, type VerifiedSignature } from './policy.js';
 import { classifyOpenpgpError } from './classify.js';
+import { checkEnvelope } from './envelope.js';
 
 export type { VerifiedSignature };
 
@@ -44,6 +47,11 @@ export interface OpenOptions {
   maxDecompressedBytes: number;
   /** Accept RSA-2048 signing keys, with a warning in the result. */
   allowRsa2048?: boolean;
+  /**
+   * 'auto' (default): the native engine (node:crypto) for the usual shapes, openpgp.js for the
+   * rest; 'openpgp': openpgp.js only (the reference, used by the tests to compare verdicts).
+   */
+  engine?: 'auto' | 'openpgp';
 }
 
 export interface OpenedMessage {
@@ -63,42 +71,95 @@ function refuse(code: 'PGP_NOT_ENCRYPTED' | 'PGP_WRONG_RECIPIENT' | 'PGP_MALFORM
   return new GatewayError(code, message, detail);
 }
 
-async function readOpenpgpMessage(input: InputStream, config: Partial<openpgp.Config>): Promise<openpgp.Message<ReadableStream<Uint8Array>>> {
-  const { kind, stream } = await sniff(toWebStream(input));
-  if (kind === 'not-openpgp' || kind === 'armored-other') {
-    await stream.cancel().catch(() => undefined);
-    throw refuse('PGP_NOT_ENCRYPTED', "le fichier n'est pas un message OpenPGP chiffré / the file is not an encrypted OpenPGP message", { found: kind });
-  }
+type Decrypted = { data: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>; signatures: openpgp.DecryptMessageResult['signatures'] };
+/** Set by the native engine: the integrity failure of the ciphertext, which outranks a parse error. */
+type IntegrityHook = { check?: () => Promise<GatewayError | null> };
+
+/** The reference engine: openpgp.js reads, decrypts and verifies the whole message. */
+async function decryptWithOpenpgp(kind: Sniffed, bytes: AsyncIterator<Uint8Array>, opts: OpenOptions, config: Partial<openpgp.Config>): Promise<Decrypted> {
+  const stream = iterableToWebStream(bytes);
+  let message: openpgp.Message<ReadableStream<Uint8Array>>;
   try {
     if (kind === 'armored-message') {
       // The DOM lib types TextDecoderStream's writable side as BufferSource; Uint8Array is one.
       const text = stream.pipeThrough(new TextDecoderStream('latin1') as unknown as ReadableWritablePair<string, Uint8Array>);
-      return await openpgp.readMessage({ armoredMessage: text, config }) as unknown as openpgp.Message<ReadableStream<Uint8Array>>;
+      message = await openpgp.readMessage({ armoredMessage: text, config }) as unknown as openpgp.Message<ReadableStream<Uint8Array>>;
+    } else {
+      message = await openpgp.readMessage({ binaryMessage: stream, config });
     }
-    return await openpgp.readMessage({ binaryMessage: stream, config });
   } catch (e) {
     throw classifyOpenpgpError(e, 'PGP_MALFORMED');
   }
+  await checkEnvelope(message, opts.decryptionKey);
+  try {
+    return await openpgp.decrypt({
+      message, decryptionKeys: opts.decryptionKey, verificationKeys: opts.senderKeys,
+      format: 'binary', date: opts.now, config,
+    });
+  } catch (e) {
+    throw classifyOpenpgpError(e, 'PGP_CORRUPT');
+  }
 }
 
-/** Checks the packets in front of the encrypted data: session keys for the gateway, integrity protection. */
-async function checkEnvelope(message: openpgp.Message<ReadableStream<Uint8Array>>, decryptionKey: PrivateKey): Promise<void> {
-  const tags = message.packets.map((p) => (p.constructor as unknown as { tag: number }).tag);
-  const { packet } = openpgp.enums;
-  const hasSessionKey = tags.includes(packet.publicKeyEncryptedSessionKey) || tags.includes(packet.symEncryptedSessionKey);
-  const hasEncrypted = tags.some((t) => t === packet.symEncryptedIntegrityProtectedData || t === packet.aeadEncryptedData || t === packet.symmetricallyEncryptedData);
-  if (!hasSessionKey || !hasEncrypted) {
-    throw refuse('PGP_NOT_ENCRYPTED', "le message n'est pas chiffré / the message is not encrypted", { packets: tags });
+/** openpgp.js on an already decrypted packet sequence (the native engine's hand-over). */
+async function verifyWithOpenpgp(packets: AsyncIterable<Uint8Array>, opts: OpenOptions, config: Partial<openpgp.Config>): Promise<Decrypted> {
+  try {
+    const message = await openpgp.readMessage({ binaryMessage: iterableToWebStream(packets), config });
+    return await openpgp.verify({ message, verificationKeys: opts.senderKeys, format: 'binary', date: opts.now, config });
+  } catch (e) {
+    throw classifyOpenpgpError(e, 'PGP_CORRUPT');
   }
-  if (tags.includes(packet.symmetricallyEncryptedData)) {
-    throw refuse('PGP_WEAK_ALGORITHM', "données chiffrées sans contrôle d'intégrité (MDC) / encrypted data without integrity protection", {});
+}
+
+/**
+ * The native engine (node:crypto for AES-CFB, MDC, hashing and Ed25519/RSA) when the message has
+ * the usual shape, openpgp.js otherwise; both give the same verdicts (test/pgp/corpus.test.ts).
+ */
+async function decryptAny(input: InputStream, opts: OpenOptions, config: Partial<openpgp.Config>, hook: IntegrityHook): Promise<Decrypted> {
+  const { kind, replay } = await sniff(chunksOf(input));
+  if (kind === 'not-openpgp' || kind === 'armored-other') {
+    await replay.return(undefined);
+    throw refuse('PGP_NOT_ENCRYPTED', "le fichier n'est pas un message OpenPGP chiffré / the file is not an encrypted OpenPGP message", { found: kind });
   }
-  const ours = (await decryptionKey.getDecryptionKeys()).map((k) => k.getKeyID());
-  const recipients = message.getEncryptionKeyIDs();
-  if (!recipients.some((r) => ours.some((k) => k.equals(r, true)))) {
-    throw refuse('PGP_WRONG_RECIPIENT', "le message n'est pas chiffré pour la clé de la passerelle / not encrypted to the gateway key",
-      { recipients: recipients.map((r) => r.toHex().toUpperCase()) });
+  if (kind !== 'binary' || opts.engine === 'openpgp') return decryptWithOpenpgp(kind, replay, opts, config);
+  const outer = await openOuter(replay, opts.decryptionKey, config);
+  if (outer.kind === 'fallback') return decryptWithOpenpgp(kind, outer.replay[Symbol.asyncIterator](), opts, config);
+  hook.check = outer.integrity;
+  const fullConfig = { ...openpgp.config, ...config };
+  const inner = await openInner(outer.plaintext, opts.senderKeys, opts.now, fullConfig);
+  if (inner.kind === 'fallback') return verifyWithOpenpgp(inner.replay, opts, config);
+  return inner;
+}
+
+async function* decryptAndStream(input: InputStream, opts: OpenOptions, config: Partial<openpgp.Config>, hook: IntegrityHook): AsyncGenerator<Uint8Array, Decrypted['signatures']> {
+  const decrypted = await decryptAny(input, opts, config, hook);
+  if (decrypted.signatures.length === 0) {
+    await cancel(decrypted.data);
+    throw refuse('PGP_NOT_SIGNED', "le message n'est pas signé / the message is not signed");
   }
+  const reader = decrypted.data instanceof ReadableStream ? chunksOf(decrypted.data) : decrypted.data[Symbol.asyncIterator]();
+  let total = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await reader.next();
+      } catch (e) {
+        throw classifyOpenpgpError(e, 'PGP_CORRUPT');
+      }
+      if (r.done === true) { finished = true; break; }
+      total += r.value.length;
+      if (total > opts.maxDecompressedBytes) {
+        throw refuse('PGP_TOO_LARGE', 'le contenu déchiffré dépasse la taille maximale / the plaintext is over the size limit', { limit: opts.maxDecompressedBytes });
+      }
+      yield r.value;
+    }
+  } finally {
+    // An error, a limit or a consumer that stopped early: release openpgp's streams.
+    if (!finished) await reader.return?.(undefined)?.catch(() => undefined);
+  }
+  return decrypted.signatures;
 }
 
 async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<VerifiedSignature>) => void): AsyncGenerator<Uint8Array> {
@@ -108,47 +169,18 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<V
     allowUnauthenticatedStream: true,
     maxDecompressedMessageSize: opts.maxDecompressedBytes + DECOMPRESSION_SLACK,
   };
-  const message = await readOpenpgpMessage(input, config);
-  await checkEnvelope(message, opts.decryptionKey);
-  let decrypted: openpgp.DecryptMessageResult;
+  const hook: IntegrityHook = {};
+  let signatures: Decrypted['signatures'];
   try {
-    decrypted = await openpgp.decrypt({
-      message, decryptionKeys: opts.decryptionKey, verificationKeys: opts.senderKeys,
-      format: 'binary', date: opts.now, config,
-    });
+    signatures = yield* decryptAndStream(input, opts, config, hook);
   } catch (e) {
-    throw classifyOpenpgpError(e, 'PGP_CORRUPT');
-  }
-  if (decrypted.signatures.length === 0) {
-    await cancel(decrypted.data);
-    throw refuse('PGP_NOT_SIGNED', "le message n'est pas signé / the message is not signed");
-  }
-  const data = decrypted.data as ReadableStream<Uint8Array>;
-  const reader = data.getReader();
-  let total = 0;
-  let finished = false;
-  try {
-    for (;;) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        throw classifyOpenpgpError(e, 'PGP_CORRUPT');
-      }
-      if (r.done) { finished = true; break; }
-      total += r.value.length;
-      if (total > opts.maxDecompressedBytes) {
-        throw refuse('PGP_TOO_LARGE', 'le contenu déchiffré dépasse la taille maximale / the plaintext is over the size limit', { limit: opts.maxDecompressedBytes });
-      }
-      yield r.value;
-    }
-  } finally {
-    // An error, a limit or a consumer that stopped early: release openpgp's streams.
-    if (!finished) await reader.cancel().catch(() => undefined);
+    const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
+    const integrity = err.code === 'PGP_CORRUPT' || hook.check === undefined ? null : await hook.check();
+    throw integrity ?? err;
   }
   const checks = (async () => {
     const verdicts: VerifiedSignature[] = [];
-    for (const sig of decrypted.signatures) {
+    for (const sig of signatures) {
       verdicts.push(await checkSignature(sig, opts.senderKeys, {
         now: opts.now, maxAgeMs: opts.maxAgeMs, maxClockSkewMs: opts.maxClockSkewMs ?? DEFAULT_SKEW_MS,
         allowRsa2048: opts.allowRsa2048 === true,
@@ -162,8 +194,9 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<V
   await checks; // a failed check also ends the iteration with the same error
 }
 
-async function cancel(data: unknown): Promise<void> {
+async function cancel(data: Decrypted['data']): Promise<void> {
   if (data instanceof ReadableStream) await data.cancel().catch(() => undefined);
+  else await data[Symbol.asyncIterator]().return?.(undefined)?.catch(() => undefined);
 }
 
 /**

@@ -3,18 +3,25 @@ import { Readable } from 'node:stream';
 
 export type InputStream = ReadableStream<Uint8Array> | Readable;
 
-/** Node streams are bridged once here; web streams pass through untouched. */
-export function toWebStream(input: InputStream): ReadableStream<Uint8Array> {
-  if (input instanceof Readable) {
-    // node:stream/web and the DOM lib declare the same class twice; the cast joins them.
-    return Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
-  }
-  return input;
+/** The chunks of a web stream or a Node Readable, without converting one into the other. */
+export function chunksOf(input: InputStream): AsyncIterator<Uint8Array> {
+  if (input instanceof Readable) return input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  const reader = input.getReader();
+  return {
+    async next() {
+      const r = await reader.read();
+      return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+    },
+    async return() {
+      await reader.cancel().catch(() => undefined);
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /** An async iterable (or a Node Readable) as a pull-driven web stream: one chunk per pull, no copy. */
-export function iterableToWebStream(source: AsyncIterable<Uint8Array> | Readable): ReadableStream<Uint8Array> {
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+export function iterableToWebStream(source: AsyncIterable<Uint8Array> | Readable | AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = (Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source) as AsyncIterator<Uint8Array>;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const r = await it.next();

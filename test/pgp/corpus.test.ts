@@ -189,8 +189,12 @@ describe('openMessage: GnuPG / Sequoia acceptance and the adversarial corpus', (
 
   afterAll(() => ctx.g?.cleanup());
 
+  // Every file goes through both engines: the native one (node:crypto) must give the verdict of
+  // openpgp.js, the reference.
+  describe.each(['auto', 'openpgp'] as const)('engine %s', (engine) => {
   function options(c: Case): OpenOptions {
     return {
+      engine,
       decryptionKey: ctx.gatewayKey,
       senderKeys: (c.sender ?? [PARTNER_ED]).flatMap((w) => ctx.pub[w] ?? []),
       now: new Date(),
@@ -226,4 +230,5 @@ describe('openMessage: GnuPG / Sequoia acceptance and the adversarial corpus', (
     expect(JSON.stringify(out.verdict)).not.toContain('passwd');
     expect(out.plaintext.equals(ctx.body)).toBe(true);
   });
+});
 });
