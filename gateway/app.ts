@@ -1,0 +1,191 @@
+/**
+ * The gateway process: configuration (watched), audit trail, start-up recovery, the SSH server
+ * with the SFTP adapter behind it, and an orderly shutdown. Library code: it returns what the
+ * CLI prints and never prints or exits itself.
+ */
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { openAuditLog } from './audit/log.js';
+import type { AuditEvent, AuditSink } from './audit/events.js';
+import { applyEnv } from './config/env.js';
+import type { GatewayConfig, GatewaySettings } from './config/model.js';
+import { watchConfig, type WatchedConfig } from './config/watch.js';
+import type { Intake } from './intake/contract.js';
+import { createLogger, type Logger } from './log.js';
+import { dataLayout, type DataLayout } from './paths.js';
+import { recover } from './publish/recover.js';
+import { handleSession } from './sftp/session.js';
+import { createUploadRegistry } from './sftp/uploads.js';
+import { startSshServer } from './ssh/server.js';
+import { openStateStore, type StateStore } from './store/state.js';
+
+/** What an intake factory gets: the pieces of the running gateway the pipeline writes through. */
+export interface IntakeDeps {
+  readonly config: WatchedConfig;
+  readonly layout: DataLayout;
+  readonly audit: AuditSink;
+  readonly state: StateStore;
+  readonly log: Logger;
+}
+
+export interface GatewayOptions {
+  readonly configFile: string;
+  /** Demo mode: demo keys accepted, PASSERELLE_DATA / _SFTP_PORT / _ADMIN_PORT honoured. */
+  readonly demo: boolean;
+  readonly log?: Logger;
+  /** Environment for the demo overrides (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Applied after the environment overrides (tests: port 0, a temp data directory). */
+  readonly adjustSettings?: (settings: GatewaySettings) => GatewaySettings;
+  /** The audit sink; default: the durable audit log in dataDir/audit (closed by `close`). */
+  readonly audit?: AuditSink;
+  /**
+   * The intake pipeline, or a factory for it. Default: an intake that fails every upload with
+   * GATEWAY_FAILURE and keeps nothing (nothing unverified is ever accepted), for a gateway
+   * assembled without its pipeline.
+   */
+  readonly intake?: Intake | ((deps: IntakeDeps) => Intake);
+}
+
+export interface RunningGateway {
+  readonly config: WatchedConfig;
+  readonly layout: DataLayout;
+  readonly audit: AuditSink;
+  readonly state: StateStore;
+  readonly log: Logger;
+  readonly sftp: { readonly host: string; readonly port: number };
+  /** The SSH host key: "SHA256:…" fingerprint and the "ssh-ed25519 AAAA…" public line. */
+  readonly hostKey: { readonly fingerprint: string; readonly line: string };
+  /** known_hosts line for this gateway as clients address it ("[host]:port …" unless port 22). */
+  readonly knownHostsLine: string;
+  /** Stops accepting, ends sessions, audits the stop, closes everything it opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+const GATEWAY_ACTOR = { id: 'gateway', kind: 'gateway' } as const;
+
+export function knownHostsLine(host: string, port: number, publicLine: string): string {
+  return `${port === 22 ? host : `[${host}]:${port}`} ${publicLine}`;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const log = opts.log ?? createLogger();
+  const env = opts.env ?? process.env;
+  const adjust = opts.adjustSettings ?? ((s: GatewaySettings) => s);
+  const config = await watchConfig(opts.configFile, { demo: opts.demo, adjustSettings: (s) => adjust(applyEnv(s, env)) }, log);
+  const cleanups: Array<() => Promise<void> | void> = [() => config.close()];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.error({ err }, 'shutdown step failed');
+      }
+    }
+  };
+  try {
+    const first = config.current();
+    const settings = first.settings;
+    const layout = dataLayout(settings.dataDir);
+    for (const d of [layout.root, layout.staging, layout.quarantine, layout.pending, layout.outbox, layout.receipts, layout.audit, layout.state]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+    }
+
+    const ownedAudit = opts.audit ? undefined : await openDefaultAudit(first, layout, log);
+    if (ownedAudit) cleanups.push(() => ownedAudit.close());
+    const audit: AuditSink = opts.audit ?? ownedAudit!;
+    const append = (e: AuditEvent): Promise<unknown> => audit.append(e);
+
+    const state = openStateStore(layout.state);
+    cleanups.push(() => state.close());
+    const recovered = await recover({ layout, state, audit, now: () => new Date() });
+    log.info({ rolledForward: recovered.rolledForward.length, rolledBack: recovered.rolledBack.length }, 'start-up recovery done');
+
+    const offChange = config.onChange((next) =>
+      void append({
+        type: 'config.loaded',
+        actor: GATEWAY_ACTOR,
+        outcome: 'success',
+        details: { partners: next.partners.size, recipients: next.recipients.size, conventions: next.conventions.length },
+      }).catch((err: unknown) => log.error({ err }, 'audit append failed')),
+    );
+    const offRefused = config.onRefused((err) =>
+      void append({ type: 'config.refused', actor: GATEWAY_ACTOR, outcome: 'failure', details: { code: err.code } }).catch((e: unknown) =>
+        log.error({ err: e }, 'audit append failed'),
+      ),
+    );
+    cleanups.push(() => (offChange(), offRefused()));
+
+    const intake =
+      typeof opts.intake === 'function' ? opts.intake({ config, layout, audit, state, log }) : (opts.intake ?? unavailableIntake(log));
+    const uploads = createUploadRegistry({ keepMs: () => config.current().settings.limits.partialUploadKeepMs, log });
+    cleanups.push(() => uploads.close());
+    const deps = { config, intake, layout, audit, log, uploads };
+
+    const hostKeyFile = resolve(first.dir, settings.keys.sshHostKey);
+    const ssh = await startSshServer({
+      config,
+      hostKeys: [await readFile(hostKeyFile)],
+      host: settings.sftp.host,
+      port: settings.sftp.port,
+      audit,
+      log,
+      onSession: (session, ctx) => handleSession(session, ctx, deps),
+    });
+    // Unwound in reverse: the SSH server closes (its disconnects audited), then the stop is recorded.
+    cleanups.push(() => append({ type: 'gateway.stop', actor: GATEWAY_ACTOR, outcome: 'info' }).then(() => undefined));
+    cleanups.push(() => ssh.close());
+
+    await append({
+      type: 'gateway.start',
+      actor: GATEWAY_ACTOR,
+      outcome: 'info',
+      refs: { sshHostKey: ssh.fingerprint },
+      details: { demo: settings.demo, sftpPort: ssh.port, recoveredForward: recovered.rolledForward.length, recoveredBack: recovered.rolledBack.length },
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      layout,
+      audit,
+      state,
+      log,
+      sftp: { host: settings.sftp.host, port: ssh.port },
+      hostKey: { fingerprint: ssh.fingerprint, line: ssh.hostKeyLine },
+      knownHostsLine: knownHostsLine(settings.sftp.host, ssh.port, ssh.hostKeyLine),
+      close: () => (closing ??= unwind()),
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}
+
+async function openDefaultAudit(config: GatewayConfig, layout: DataLayout, log: Logger): Promise<Awaited<ReturnType<typeof openAuditLog>>> {
+  const s = config.settings;
+  return openAuditLog({
+    dir: layout.audit,
+    origin: s.audit.origin,
+    checkpointKeyFile: s.keys.checkpointKey !== undefined ? resolve(config.dir, s.keys.checkpointKey) : resolve(layout.audit, 'checkpoint.key'),
+    checkpointIntervalMs: s.audit.checkpointIntervalMs,
+    retentionDays: s.audit.retentionDays,
+    demo: s.demo,
+    log,
+  });
+}
+
+/** Used when no pipeline is wired: every upload fails cleanly and its staging file is removed. */
+function unavailableIntake(log: Logger): Intake {
+  log.warn('no intake pipeline wired: every upload will be answered GATEWAY_FAILURE');
+  return {
+    open: () => ({
+      push: () => undefined,
+      finish: async (stagingPath) => {
+        await rm(stagingPath, { force: true });
+        return { status: 'failed', code: 'GATEWAY_FAILURE', message: 'traitement indisponible, rien n\'a été conservé / intake unavailable, nothing kept' };
+      },
+      abort: () => undefined,
+    }),
+  };
+}
