@@ -3,7 +3,7 @@
  * log, real state store, real keys, files sealed by the real GnuPG.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../gateway/config/load.js';
@@ -43,8 +43,8 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { now?: () => Date } = {}): Promise<PipelineHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
+export async function startPipeline(opts: { now?: () => Date; dir?: string } = {}): Promise<PipelineHarness> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
   const config = await loadConfig(DEMO_CONFIG, { demo: true });
   const source: ConfigSource = { current: () => config, onChange: () => () => undefined };
@@ -70,11 +70,12 @@ export async function startPipeline(opts: { now?: () => Date } = {}): Promise<Pi
     now,
   });
   const gnupg = join(dir, 'gnupg');
-  execFileSync('mkdir', ['-m', '700', gnupg]);
-  for (const party of ['police-nationale', 'police-municipale-ludres', 'bailleur-social', 'sdis54', 'transport', 'ludres', 'laxou', 'nancy', 'observatoire']) {
+  const fresh = !existsSync(gnupg);
+  execFileSync('mkdir', ['-p', '-m', '700', gnupg]);
+  if (fresh) for (const party of ['police-nationale', 'police-municipale-ludres', 'bailleur-social', 'sdis54', 'transport', 'ludres', 'laxou', 'nancy', 'observatoire']) {
     gpg(gnupg, ['--import', join(KEYS, party, 'pgp.sec.asc')]);
   }
-  gpg(gnupg, ['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
+  if (fresh) gpg(gnupg, ['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
   const gatewayFpr = keys.gatewayFingerprint;
   const partnerFpr = (p: string): string => {
     const k = config.partners.get(p)?.pgpKeys[0];
@@ -104,7 +105,7 @@ export async function startPipeline(opts: { now?: () => Date } = {}): Promise<Pi
     close: async () => {
       await audit.close();
       state.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
