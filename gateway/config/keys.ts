@@ -144,6 +144,11 @@ export async function checkPgpRef(
   }
 }
 
+/** The base64 key blob of an OpenSSH public key line: the key itself, without type or comment. */
+export function sshKeyBlob(line: string): string {
+  return line.trim().split(/\s+/)[1] ?? '';
+}
+
 /** Parses one OpenSSH public key line; returns the normalized line or a problem text. */
 function parseSshLine(line: string): { line: string; fingerprint: string } | string {
   const parsed = ssh2.utils.parseKey(line);
@@ -183,7 +188,7 @@ export async function resolveSshKeys(
         continue;
       }
       await refuseDemo(ctx, abs, r.fingerprint, cfgFile, abs ? `${at}/file` : at);
-      out.push(r.line);
+      if (!out.some((o) => sshKeyBlob(o) === sshKeyBlob(r.line))) out.push(r.line); // same key listed twice: once is enough
     }
   }
   return out;

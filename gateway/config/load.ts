@@ -12,7 +12,7 @@ import { crossReferenceProblems, type FileNames } from './crossref.js';
 import { DEFAULT_LIMITS, DEFAULT_SETTINGS } from './defaults.js';
 import type { ConfigFileKind, ConfigFiles, DatasetFile, MainFile, PartnerFile, RecipientFile, ConventionFile } from './files.js';
 import { deepFreeze, FrozenMap } from './freeze.js';
-import { checkGatewayKeys, checkOtherPrivateKey, checkPgpRef, loadDemoFingerprints, resolveSshKeys, type KeyCheckContext } from './keys.js';
+import { checkGatewayKeys, checkOtherPrivateKey, checkPgpRef, loadDemoFingerprints, resolveSshKeys, sshKeyBlob, type KeyCheckContext } from './keys.js';
 import type { Convention, Dataset, GatewayConfig, GatewaySettings, Partner, PgpKeyRef, Recipient } from './model.js';
 import { configError, pointer, type ConfigProblem } from './problems.js';
 import { projectRoot } from './project.js';
@@ -33,7 +33,7 @@ export interface LoadOptions {
 /** A loaded configuration with what is worth telling the operator, and the files it depends on. */
 export interface ConfigReport {
   readonly config: GatewayConfig;
-  /** Not errors: conventions not in force, parties no convention names. */
+  /** Not errors: conventions not in force, parties no convention names, SSH keys shared by parties. */
   readonly warnings: readonly ConfigProblem[];
   /** Absolute paths of every file read: the configuration files and the key files. */
   readonly files: readonly string[];
@@ -218,7 +218,7 @@ function buildConvention(c: ConventionFile): Convention {
   };
 }
 
-/** Conventions not in force today (they load, but grant nothing) and parties no convention in force names. */
+/** Conventions not in force today (they load, but grant nothing), parties no convention in force names, SSH keys shared by parties. */
 function warningsOf(config: GatewayConfig, names: FileNames, now: Date): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const day = isoDay(now);
@@ -231,6 +231,17 @@ function warningsOf(config: GatewayConfig, names: FileNames, now: Date): ConfigP
     }
     for (const g of [...c.senders, ...c.recipients]) named.add(g.party);
   });
+  // Login is per user name, so a key shared by two parties lets its holder act as either.
+  const holders = new Map<string, string[]>();
+  for (const p of [...config.partners.values(), ...config.recipients.values()]) {
+    for (const line of p.sshKeys) holders.set(sshKeyBlob(line), [...(holders.get(sshKeyBlob(line)) ?? []), p.id]);
+  }
+  for (const ids of holders.values()) {
+    if (ids.length > 1) {
+      const file = config.partners.has(ids[1] ?? '') ? names.partners : names.recipients;
+      out.push({ code: 'CONFIG_INVALID', file, path: '', problem: `la même clé SSH est enregistrée pour ${ids.join(', ')} : son détenteur peut se connecter sous chacun de ces noms` });
+    }
+  }
   for (const id of [...config.partners.keys(), ...config.recipients.keys()]) {
     if (!named.has(id)) {
       const file = config.partners.has(id) ? names.partners : names.recipients;

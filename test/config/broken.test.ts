@@ -114,8 +114,10 @@ describe('a broken configuration', () => {
     const other = readFileSync(join(t.root, 'keys-example', 'laxou', 'ssh_ed25519.pub'), 'utf8').trim();
     writeFileSync(join(t.dir, 'nancy.keys'), `# clés de Nancy\n${line}\n\n${other}\n`);
     t.edit('recipients.json', (d) => (d.recipients.find((r: Json) => r.id === 'nancy').sshKeys = [{ file: 'nancy.keys' }, other]));
-    const config = await loadConfig(t.main, { demo: true });
-    expect(config.recipients.get('nancy')?.sshKeys).toEqual([line, other, other]);
+    const { config, warnings } = await loadConfigReport(t.main, { demo: true });
+    expect(config.recipients.get('nancy')?.sshKeys).toEqual([line, other]); // listed twice, kept once
+    // Laxou's key now also opens Nancy's account: allowed, but said
+    expect(warnings.map((w) => w.problem)).toEqual(['la même clé SSH est enregistrée pour laxou, nancy : son détenteur peut se connecter sous chacun de ces noms']);
   });
 
   it('applies documented defaults to optional fields', async () => {
