@@ -43,8 +43,12 @@ export function randomPassword(): string {
 /** TOTP code check, one 30 s step of tolerance either side for clock drift. */
 export async function checkTotp(secret: string, code: string, now: Date = new Date()): Promise<boolean> {
   if (!/^\d{6}$/.test(code)) return false;
-  const r = await verifyTotp({ secret, token: code, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 });
-  return r.valid;
+  try {
+    const r = await verifyTotp({ secret, token: code, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 });
+    return r.valid;
+  } catch {
+    return false; // a malformed stored secret authenticates nobody
+  }
 }
 
 export async function openUserStore(adminDir: string, options: { requireTotp: boolean }): Promise<UserStore> {
