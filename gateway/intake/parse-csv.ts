@@ -84,9 +84,13 @@ function checkHeader(header: string[], opts: CsvOptions): string[] {
       );
     }
   }
-  const unknown = header.filter((c) => !known.has(c));
+  if (!header.some((c) => known.has(c))) {
+    // Probably a data row: say so without echoing its cells (they may be personal data).
+    throw new GatewayError('FORMAT_HEADER', `ligne d'en-tête absente : la première ligne ne contient aucune colonne du contrat (séparateur attendu « ${d} »)`, { line: 1 });
+  }
+  const unknown = header.filter((c) => !known.has(c)).map(shown);
   const missing = opts.schema.required.filter((c) => !header.includes(c));
-  const dup = header.filter((c, i) => header.indexOf(c) !== i);
+  const dup = header.filter((c, i) => header.indexOf(c) !== i).map(shown);
   const parts: string[] = [];
   if (unknown.length) parts.push(`colonnes non prévues par le contrat : ${unknown.join(', ')}`);
   if (missing.length) parts.push(`colonnes obligatoires absentes : ${missing.join(', ')}`);
@@ -95,6 +99,12 @@ function checkHeader(header: string[], opts: CsvOptions): string[] {
     throw new GatewayError('FORMAT_HEADER', `en-tête invalide (séparateur « ${d} ») — ${parts.join(' ; ')}`, { line: 1, unknown, missing, duplicate: dup });
   }
   return header;
+}
+
+/** A header cell as named in a message: bounded, control characters removed. */
+function shown(c: string): string {
+  const clean = c.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }
 
 /** Line breaks inside quoted cells (a record spanning several lines). */

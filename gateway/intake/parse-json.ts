@@ -22,6 +22,7 @@ type Token = { name: string; value?: unknown };
 const NONE = Symbol.for('object-stream.none'); // stream-chain's end-of-input marker
 
 const SEGMENT = 65536;
+const MAX_DEPTH = 32;
 
 // Where the tokenizer is in the document.
 type Where = 'start' | 'top' | 'member' | 'records' | 'end';
@@ -35,6 +36,7 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
   let where: Where = 'start';
   let key = '';
   let sawRecords = false;
+  let depth = 0;
   const seen = new Set<string>();
   let line = 1;
   let recordNo = 0;
@@ -45,6 +47,10 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
   const syntax = (what: string): GatewayError => new GatewayError('FORMAT_SYNTAX', `document JSON invalide ligne ${line} : ${what}`, { line });
 
   const onToken = (t: Token): void => {
+    // Records and envelope are shallow: a deeply nested value is refused before it costs memory.
+    if (t.name === 'startObject' || t.name === 'startArray') {
+      if (++depth > MAX_DEPTH) throw syntax(`imbrication de plus de ${MAX_DEPTH} niveaux`);
+    } else if (t.name === 'endObject' || t.name === 'endArray') depth--;
     switch (where) {
       case 'start':
         if (t.name !== 'startObject') throw syntax('le document doit être un objet JSON');
