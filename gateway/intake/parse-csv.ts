@@ -103,7 +103,7 @@ function checkHeader(header: string[], opts: CsvOptions): string[] {
 
 /** A header cell as named in a message: bounded, control characters removed. */
 function shown(c: string): string {
-  const clean = c.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const clean = [...c].map((ch) => (ch < ' ' || ch === '\u007f' ? '?' : ch)).join('');
   return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }
 
