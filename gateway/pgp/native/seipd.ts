@@ -1,11 +1,12 @@
 /**
  * The outer layer, natively: public-key session key packets, then one SEIPD v1 packet decrypted
  * with node:crypto (AES in OpenPGP's CFB mode without resync, which is plain CFB-128 with a zero
- * IV over prefix ‖ data ‖ MDC) and its MDC (SHA-1 over prefix ‖ data ‖ 0xD3 0x14) checked at the
+ * IV over prefix ‖ data ‖ MDC; cfb.ts) and its MDC (SHA-1 over prefix ‖ data ‖ 0xD3 0x14) checked at the
  * end. openpgp.js still decrypts the session key. Anything else (armor, password packets, AEAD,
  * a cipher other than AES, markers) is handed back unread for the openpgp.js engine.
  */
-import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CfbDecipher } from './cfb.js';
 import * as openpgp from 'openpgp';
 import type { PrivateKey } from 'openpgp';
 import { GatewayError } from '../../errors.js';
@@ -26,7 +27,7 @@ export type Outer =
   };
 
 const { packet: TAG } = openpgp.enums;
-const AES: Record<string, string> = { aes128: 'aes-128-cfb', aes192: 'aes-192-cfb', aes256: 'aes-256-cfb' };
+const AES: Record<string, string> = { aes128: 'aes-128-ecb', aes192: 'aes-192-ecb', aes256: 'aes-256-ecb' };
 const PREFIX = 18; // 16-byte random block + 2 repeated bytes (AES block size)
 const MDC = 22; // 0xD3 0x14 + SHA-1
 
@@ -74,7 +75,7 @@ export async function openOuter(source: AsyncIterator<Uint8Array>, decryptionKey
 }
 
 async function* decrypt(r: ByteReader, head: Uint8Array, body: AsyncGenerator<Uint8Array>, cipher: string, key: Uint8Array): AsyncGenerator<Uint8Array> {
-  const decipher = createDecipheriv(cipher, key, Buffer.alloc(16));
+  const decipher = new CfbDecipher(cipher, key);
   const sha1 = createHash('sha1');
   let prefix: Buffer | null = Buffer.alloc(0);
   let tail: Buffer = Buffer.alloc(0); // the last MDC bytes seen so far, held back
