@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { openAuditLog } from './audit/log.js';
+import { openAuditLog, type AuditLog } from './audit/log.js';
 import type { AuditEvent, AuditSink } from './audit/events.js';
 import { applyEnv } from './config/env.js';
 import type { GatewayConfig, GatewaySettings } from './config/model.js';
@@ -51,6 +51,8 @@ export interface RunningGateway {
   readonly config: WatchedConfig;
   readonly layout: DataLayout;
   readonly audit: AuditSink;
+  /** The durable audit log when the gateway opened it (no `audit` option): the admin UI reads it. */
+  readonly auditLog: AuditLog | undefined;
   readonly state: StateStore;
   readonly log: Logger;
   readonly sftp: { readonly host: string; readonly port: number };
@@ -149,6 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       config,
       layout,
       audit,
+      auditLog: ownedAudit,
       state,
       log,
       sftp: { host: settings.sftp.host, port: ssh.port },
@@ -162,7 +165,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 }
 
-async function openDefaultAudit(config: GatewayConfig, layout: DataLayout, log: Logger): Promise<Awaited<ReturnType<typeof openAuditLog>>> {
+async function openDefaultAudit(config: GatewayConfig, layout: DataLayout, log: Logger): Promise<AuditLog> {
   const s = config.settings;
   return openAuditLog({
     dir: layout.audit,

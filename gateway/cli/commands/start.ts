@@ -1,5 +1,30 @@
-// Placeholder until the module that owns this command lands.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('passerelle start: not available yet\n');
-  return 1;
+/**
+ * `passerelle start --config FILE`: a real deployment (demo keys refused, private keys must be
+ * 0600). Prints where SFTP listens and the SSH host key fingerprint, runs until SIGINT/SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import { startGateway } from '../../app.js';
+import { serveUntilSignal, sftpLines } from '../serve.js';
+
+const USAGE = 'Usage: passerelle start --config FILE\n';
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { config?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (e) {
+    process.stderr.write(`passerelle start: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.config === undefined) {
+    process.stderr.write(`passerelle start: --config FILE est obligatoire / is required\n${USAGE}`);
+    return 2;
+  }
+  const gateway = await startGateway({ configFile: values.config, demo: false });
+  process.stdout.write(['Passerelle démarrée / started', ...sftpLines(gateway), ''].join('\n'));
+  return serveUntilSignal(gateway, 'passerelle');
 }

@@ -1,0 +1,78 @@
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../gateway/config/project.js';
+
+const ROOT = projectRoot();
+
+function sftpBatch(cmdline: string, knownHosts: string, batch: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // The printed command, plus what batch mode needs: strict host key checking against the printed line.
+  const args = cmdline.split(' ').slice(1);
+  const full = ['-b', '-', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'IdentitiesOnly=yes', ...args];
+  return new Promise((resolve) => {
+    const p = execFile('sftp', full, { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+    p.stdin?.end(batch);
+  });
+}
+
+describe('passerelle demo (the real CLI process)', () => {
+  let dir: string;
+  let child: ReturnType<typeof spawn>;
+  let out = '';
+  let exited: Promise<number | null>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'passerelle-demo-'));
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli', 'main.ts'), 'demo'], {
+      cwd: ROOT,
+      env: { ...process.env, PASSERELLE_DATA: join(dir, 'var'), PASSERELLE_SFTP_PORT: '0', PASSERELLE_ADMIN_PORT: '0', PASSERELLE_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    exited = new Promise((r) => child.on('exit', (code) => r(code)));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (out.includes('Ctrl-C')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 50);
+      void exited.then((code) => reject(new Error(`demo exited early (${code}): ${out}`)));
+    });
+  });
+  afterAll(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints the SHA256 host key fingerprint and how to connect as a partner, a commune and to the admin UI', () => {
+    expect(out).toMatch(/SHA256:[A-Za-z0-9+/]{43}\b/);
+    expect(out).toMatch(/sftp -i keys-example\/police-nationale\/ssh_ed25519 -P \d+ police-nationale@127\.0\.0\.1/);
+    expect(out).toMatch(/sftp -i keys-example\/ludres\/ssh_ed25519 -P \d+ ludres@127\.0\.0\.1/);
+    expect(out).toMatch(/https:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('the printed commands log in, checked against the printed known_hosts line', async () => {
+    const known = join(dir, 'known_hosts');
+    const line = /known_hosts\s+(\[127\.0\.0\.1\]:\d+ ssh-ed25519 \S+)/.exec(out)?.[1];
+    expect(line).toBeDefined();
+    await writeFile(known, `${line}\n`);
+    for (const who of ['police-nationale', 'ludres']) {
+      const cmd = new RegExp(`sftp -i \\S+ -P \\d+ ${who}@127\\.0\\.0\\.1`).exec(out)?.[0];
+      expect(cmd).toBeDefined();
+      const r = await sftpBatch(cmd!, known, 'ls /\n');
+      expect(r.stderr).not.toMatch(/denied|refused|REMOTE HOST IDENTIFICATION/);
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('stops cleanly on SIGTERM, with exit code 0, its data under PASSERELLE_DATA', async () => {
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await readdir(join(dir, 'var'))).toEqual(expect.arrayContaining(['audit', 'outbox', 'staging']));
+  });
+});
