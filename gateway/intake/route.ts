@@ -9,6 +9,8 @@ import { receivingGrants } from '../config/conventions.js';
 import { inTerritory } from '../config/territory.js';
 import type { CommuneIndex } from './geo.js';
 
+const NONE: readonly string[] = Object.freeze([]);
+
 export interface RouteResult {
   /** The record's commune: declared `code_insee`, else found from the coordinates; undefined if neither. */
   readonly insee: string | undefined;
@@ -43,11 +45,13 @@ export function createRouter(o: RouterOptions): Router {
     const r = o.config.recipients.get(g.recipientId);
     return r ? [{ id: r.id, territory: r.territory }] : [];
   });
-  const cache = new Map<string, readonly string[]>(); // per commune: a file has few distinct communes
-  const recipientsOf = (insee: string): readonly string[] => {
+  // Per commune (a file names few distinct communes): the partner check and the recipients.
+  const cache = new Map<string, { readonly outside: boolean; readonly to: readonly string[] }>();
+  const byCommune = (insee: string): { readonly outside: boolean; readonly to: readonly string[] } => {
     let hit = cache.get(insee);
     if (!hit) {
-      hit = Object.freeze(recipients.filter((r) => inTerritory(r.territory, insee)).map((r) => r.id));
+      const outside = partner !== undefined && !inTerritory(partner.territory, insee);
+      hit = { outside, to: Object.freeze(outside ? [] : recipients.filter((r) => inTerritory(r.territory, insee)).map((r) => r.id)) };
       cache.set(insee, hit);
     }
     return hit;
@@ -63,9 +67,8 @@ export function createRouter(o: RouterOptions): Router {
       const flagged =
         declared !== undefined && point !== undefined && (inseeAtPoint !== undefined ? inseeAtPoint !== declared : o.communes.codes.has(declared));
       const insee = declared ?? (o.dataset.inseeOptional ? inseeAtPoint : undefined);
-      const outsidePartner = partner !== undefined && insee !== undefined && !inTerritory(partner.territory, insee);
-      const to = insee === undefined || outsidePartner ? [] : recipientsOf(insee);
-      return { insee, flagged, inseeAtPoint, outsidePartner, recipients: to };
+      const c = insee === undefined ? undefined : byCommune(insee);
+      return { insee, flagged, inseeAtPoint, outsidePartner: c?.outside ?? false, recipients: c?.to ?? NONE };
     },
   };
 }
