@@ -11,10 +11,8 @@ import type { ConfigSource, GatewayConfig } from '../../gateway/config/model.js'
 import { openAuditLog, type AuditLog } from '../../gateway/audit/log.js';
 import { openStateStore, type StateStore } from '../../gateway/store/state.js';
 import { dataLayout, type DataLayout } from '../../gateway/paths.js';
-import { createIntake } from '../../gateway/intake/pipeline.js';
+import { assembleIntake } from '../../gateway/intake/assemble.js';
 import { loadKeyRing } from '../../gateway/intake/keyring.js';
-import { SchemaStore } from '../../gateway/intake/validate.js';
-import { loadCommuneOutlines } from '../../gateway/intake/geo.js';
 import { newId } from '../../gateway/ids.js';
 import { silentLogger } from '../../gateway/log.js';
 import type { Intake, Verdict } from '../../gateway/intake/contract.js';
@@ -43,7 +41,7 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { now?: () => Date; dir?: string } = {}): Promise<PipelineHarness> {
+export async function startPipeline(opts: { dir?: string } = {}): Promise<PipelineHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
   const config = await loadConfig(DEMO_CONFIG, { demo: true });
@@ -51,24 +49,8 @@ export async function startPipeline(opts: { now?: () => Date; dir?: string } = {
   const log = silentLogger();
   const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
   const state = openStateStore(layout.state);
+  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log });
   const keys = await loadKeyRing(config);
-  const now = opts.now ?? (() => new Date());
-  const intake = createIntake({
-    config: source,
-    keys: () => keys,
-    layout,
-    state,
-    audit,
-    auditProof: async (index) => {
-      await audit.checkpoint();
-      const b = await audit.prove(index);
-      return { tree_size: b.treeSize, inclusion_proof: b.inclusionProof, checkpoint: b.checkpoint };
-    },
-    schemas: new SchemaStore(),
-    communes: await loadCommuneOutlines(),
-    log,
-    now,
-  });
   const gnupg = join(dir, 'gnupg');
   const fresh = !existsSync(gnupg);
   execFileSync('mkdir', ['-p', '-m', '700', gnupg]);
