@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   validate: { summary: 'check a plaintext export as the gateway would: validate --dataset ID [--partner ID] FILE', load: () => import('./commands/validate.js') },
   'partner-kit': { summary: 'write a partner onboarding kit: partner-kit PARTNER-ID --out DIR [--config FILE]', load: () => import('./commands/partner-kit.js') },
   audit: { summary: 'the audit trail: audit verify|prove N|verify-proof FILE --key PUB|checkpoint|export|keygen', load: () => import('./commands/audit.js') },
+  'admin-user': { summary: 'admin UI accounts: admin-user add NAME --role admin|dpo | list | remove NAME [--data DIR]', load: () => import('./commands/admin-user.js') },
 };
 
 function usage(): string {

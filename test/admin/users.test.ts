@@ -78,3 +78,30 @@ describe('admin-user command', () => {
     expect(await adminUserCommand(['frobnicate'], io().io, { dataDir: dir })).toBe(2);
   });
 });
+
+describe('passerelle admin-user (the real CLI)', () => {
+  it('creates an account usable for login and records it in the existing audit trail', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { openAuditLog } = await import('../../gateway/audit/log.js');
+    const { silentLogger } = await import('../../gateway/log.js');
+    const auditDir = join(dir, 'audit');
+    const opts = { dir: auditDir, origin: 'passerelle.test/audit', checkpointKeyFile: join(auditDir, 'checkpoint.key'), checkpointIntervalMs: 3_600_000, log: silentLogger() };
+    const first = await openAuditLog(opts);
+    await first.append({ type: 'gateway.start', actor: { id: 'gateway', kind: 'gateway' }, outcome: 'info' });
+    await first.close();
+    const root = join(import.meta.dirname, '..', '..');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'gateway', 'cli', 'main.ts'), 'admin-user', 'add', 'chef', '--role', 'admin', '--data', dir], { cwd: root, encoding: 'utf8', env: { ...process.env, PASSERELLE_ADMIN_PASSWORD: 'a long enough password' } });
+    expect(r.status, r.stderr).toBe(0);
+    const secret = /secret TOTP .*: ([A-Z2-7]+)/.exec(r.stdout)?.[1];
+    const store = await openUserStore(join(dir, 'admin'), { requireTotp: true });
+    expect((await store.authenticate('chef', 'a long enough password', await generate({ secret: secret! })))?.role).toBe('admin');
+    const log = await openAuditLog(opts);
+    try {
+      const [rec] = await log.query({ type: 'admin.user.created' });
+      expect(rec?.entry.details).toMatchObject({ name: 'chef', role: 'admin', via: 'cli' });
+      expect(rec?.entry.actor?.kind).toBe('admin');
+    } finally {
+      await log.close();
+    }
+  });
+});
