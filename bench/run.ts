@@ -4,7 +4,8 @@
  * bench/results.json. When the gateway cannot be started, the OpenSSH reference still runs and
  * the table says why the gateway column is empty.
  *
- * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20).
+ * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20),
+ * BENCH_PARALLEL (default 32 clients), BENCH_PARALLEL_MIB (default 16 each).
  */
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -20,6 +21,11 @@ export interface BenchOptions {
   readonly sizeMiB: number;
   readonly runs: number;
   readonly sessions: number;
+  /** Concurrent uploading clients and the size each sends (the "parallel" figure). */
+  readonly parallel: number;
+  readonly parallelMiB: number;
+  /** Run bench/audit.ts and bench/pgp.ts when present (default true; the smoke tests skip them). */
+  readonly extras?: boolean;
   /** Skip the gateway even if it is runnable (smoke tests of the reference side). */
   readonly referenceOnly?: boolean;
   readonly log?: (line: string) => void;
@@ -41,6 +47,8 @@ export interface BenchResults {
   readonly sizeMiB: number;
   readonly runs: number;
   readonly sessions: number;
+  readonly parallel: number;
+  readonly parallelMiB: number;
   readonly gateway: { readonly ran: boolean; readonly note?: string };
   readonly figures: Record<string, Figure>;
   readonly extra: Record<string, Record<string, number>>;
@@ -53,7 +61,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
     if (!Number.isInteger(n) || n < 1) throw new Error(`bad bench setting: ${v}`);
     return n;
   };
-  return { sizeMiB: int(env.BENCH_SIZE_MIB, 512), runs: int(env.BENCH_RUNS, 5), sessions: int(env.BENCH_SESSIONS, 20) };
+  return {
+    sizeMiB: int(env.BENCH_SIZE_MIB, 512),
+    runs: int(env.BENCH_RUNS, 5),
+    sessions: int(env.BENCH_SESSIONS, 20),
+    parallel: int(env.BENCH_PARALLEL, 32),
+    parallelMiB: int(env.BENCH_PARALLEL_MIB, 16),
+  };
 }
 
 function figure(unit: string, target: string, ref: number[], gw: number[], perMs: (ms: number) => number): Figure {
@@ -114,6 +128,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const upGw = gw ? async () => gw!.upload(src, `bench-${i++}.pgp`) : undefined;
     log(`upload ${opts.sizeMiB} MiB × ${opts.runs}`);
     const up = await interleave(opts.runs, upRef, upGw);
+    // The gateway runs in this process: its peak RSS so far is the upload's (bench overhead is
+    // a few MiB of buffers; the clients are child processes).
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+
+    // Many partners at once: N clients each put a small file; aggregate throughput.
+    const small = join(work, 'small.bin');
+    const smallBytes = opts.parallelMiB * 1024 * 1024;
+    await makeFile(small, smallBytes);
+    const allAtOnce = (one: (k: number) => Promise<number>) => async () => {
+      const start = performance.now();
+      await Promise.all(Array.from({ length: opts.parallel }, (_, k) => one(k)));
+      return performance.now() - start;
+    };
+    const parRef = allAtOnce(async (k) => {
+      const dest = join(sshd!.dataDir, `par-${k}.bin`);
+      const ms = await runBatchOk(ref, [`put ${q(small)} ${q(dest)}`], work);
+      await unlink(dest);
+      return ms;
+    });
+    const parGw = gw ? allAtOnce(async () => gw!.upload(small, `bench-${i++}.pgp`)) : undefined;
+    log(`parallel ${opts.parallel} × ${opts.parallelMiB} MiB × ${opts.runs}`);
+    const par = await interleave(opts.runs, parRef, parGw);
 
     const downRefRun = async () => runBatchOk(ref, [`get ${q(downRef)} ${q(local)}`], work);
     const downGw = gw ? async () => gw!.download(local) : undefined;
@@ -135,11 +171,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       upload: figure('MB/s', '≥ 1.0×', up.a, up.b, (ms) => mbPerSec(bytes, ms)),
       download: figure('MB/s', '≥ 1.0×', down.a, down.b, (ms) => mbPerSec(bytes, ms)),
       sessions: figure('sessions/s', '≥ 1.0×', sess.a, sess.b, (ms) => opts.sessions / (ms / 1000)),
+      parallel: figure('MB/s', '≥ 0.8×', par.a, par.b, (ms) => mbPerSec(opts.parallel * smallBytes, ms)),
     };
     if (gw?.note) notes.push(gw.note);
 
-    const extra: Record<string, Record<string, number>> = {};
-    for (const [name, fn] of [['audit', 'benchAudit'], ['pgp', 'benchPgp']] as const) {
+    const extra: Record<string, Record<string, number>> = gw ? { gateway: { 'peak RSS MiB (upload, target ≤ 256)': round(peakRssMiB, 1) } } : {};
+    for (const [name, fn] of opts.extras === false ? [] : ([['audit', 'benchAudit'], ['pgp', 'benchPgp']] as const)) {
+      log(`${name}: ${fn}()`);
       const r = await optionalBench(name, fn, notes);
       if (r) extra[name] = r;
     }
@@ -150,6 +188,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       sizeMiB: opts.sizeMiB,
       runs: opts.runs,
       sessions: opts.sessions,
+      parallel: opts.parallel,
+      parallelMiB: opts.parallelMiB,
       gateway: gw ? { ran: true } : { ran: false, note: gatewayNote ?? 'not run' },
       figures,
       extra,
@@ -187,7 +227,12 @@ async function optionalBench(name: string, fn: string, notes: string[]): Promise
 export function renderResults(r: BenchResults): string {
   const fmt = (v: number | null, unit: string) => (v === null ? '—' : `${v} ${unit}`);
   const rows: Row[] = Object.entries(r.figures).map(([name, f]) => ({
-    figure: name === 'sessions' ? `sessions (${r.sessions} sequential)` : `${name} ${r.sizeMiB} MiB`,
+    figure:
+      name === 'sessions'
+        ? `sessions (${r.sessions} sequential)`
+        : name === 'parallel'
+          ? `parallel ${r.parallel} × ${r.parallelMiB} MiB`
+          : `${name} ${r.sizeMiB} MiB`,
     reference: fmt(f.reference, f.unit),
     gateway: fmt(f.gateway, f.unit),
     ratio: f.ratio === null ? '—' : `${f.ratio}×`,

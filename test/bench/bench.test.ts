@@ -38,7 +38,7 @@ describe('bench/stats', () => {
     expect(lines[2]).toMatch(/^upload\s+1 MB\/s\s+—\s+—\s+≥ 1\.0×$/);
   });
   it('reads its settings from the environment and refuses nonsense', () => {
-    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20 });
+    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16 });
     expect(optionsFromEnv({ BENCH_SIZE_MIB: '2' }).sizeMiB).toBe(2);
     expect(() => optionsFromEnv({ BENCH_RUNS: '0' })).toThrow();
     expect(() => optionsFromEnv({ BENCH_SIZE_MIB: 'x' })).toThrow();
@@ -94,8 +94,8 @@ describe('bench reference: throwaway OpenSSH sshd driven by the sftp client', ()
 
 describe('runBench (tiny sizes)', () => {
   it('measures the OpenSSH reference and renders a table', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, referenceOnly: true });
-    for (const name of ['upload', 'download', 'sessions'] as const) {
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 2, parallelMiB: 1, referenceOnly: true, extras: false });
+    for (const name of ['upload', 'download', 'sessions', 'parallel'] as const) {
       const f = r.figures[name];
       expect(f?.reference).toBeGreaterThan(0);
       expect(f?.gateway).toBeNull();
@@ -130,9 +130,9 @@ describe('bench gateway side (tiny sizes)', () => {
   }, 60_000);
 
   it('runBench fills the gateway column and the ratio', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1 });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, extras: false });
     expect(r.gateway).toEqual({ ran: true });
-    for (const name of ['upload', 'download', 'sessions'] as const) {
+    for (const name of ['upload', 'download', 'sessions', 'parallel'] as const) {
       expect(r.figures[name]?.gateway).toBeGreaterThan(0);
       expect(r.figures[name]?.ratio).toBeGreaterThan(0);
     }
