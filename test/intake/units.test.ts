@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
 import { decodeText, firstInvalidUtf8, readRecords, type RawRecord } from '../../gateway/intake/records.js';
-import { recordRules, parisDay } from '../../gateway/intake/rules.js';
+import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js';
 import { typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { dataset, interiorPoint, communes, schemas, NOW } from './helpers.js';
@@ -115,5 +115,17 @@ describe('rules', () => {
   it('typeCsvCells leaves non-numbers as strings for the schema to reject', () => {
     const types = schemas.get('datasets/faits-4001.schema.json').types;
     expect(typeCsvCells(['index_4001', 'x', 'adresse'], ['12a', '1e3', ''], types)).toEqual({ index_4001: '12a', x: 1000 });
+  });
+});
+
+describe('UniqueIds', () => {
+  it('finds every repeat and no false one over 200 000 ids, through several table growths', () => {
+    const ids = new UniqueIds();
+    for (let i = 0; i < 200_000; i++) expect(ids.add(`PM-${i}`)).toBe(true);
+    expect(ids.size).toBe(200_000);
+    for (let i = 0; i < 200_000; i += 997) expect(ids.add(`PM-${i}`)).toBe(false);
+    expect(ids.add('PM-200000')).toBe(true);
+    expect(ids.add('')).toBe(true);
+    expect(ids.add('')).toBe(false);
   });
 });
