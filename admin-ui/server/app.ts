@@ -53,11 +53,26 @@ export interface AdminAppDeps {
   readonly throttle?: ThrottlePolicy;
   /** Clock, for tests of expiry and of the dashboard window. */
   readonly now?: () => Date;
+  /**
+   * Host names (without port) accepted in the Host header; anything else is answered 421, which
+   * defeats DNS rebinding against the loopback listener. Default: loopback names only.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Directory of the static assets (default: admin-ui/public next to the sources). */
   readonly publicDir?: string;
 }
 
 /** admin-ui/public, found from the source tree or from dist/ (tsc does not copy assets). */
+export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** The host name of a Host header ("127.0.0.1:8443" → "127.0.0.1", "[::1]:8443" → "[::1]"). */
+export function hostName(header: string | undefined): string {
+  const h = (header ?? '').toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const i = h.lastIndexOf(':');
+  return i >= 0 ? h.slice(0, i) : h;
+}
+
 export function defaultPublicDir(): string {
   const candidates = ['../public/', '../../../admin-ui/public/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
@@ -81,6 +96,11 @@ export function createAdminApp(deps: AdminAppDeps): express.Application {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
+  const hosts = new Set((deps.allowedHosts ?? LOOPBACK_HOSTS).map((h) => h.toLowerCase()));
+  app.use((req, res, next) => {
+    if (hosts.has(hostName(req.headers.host))) return next();
+    res.status(421).type('text/plain').send('Misdirected Request');
+  });
   app.use(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: CSP },

@@ -12,7 +12,7 @@ import { verifyAuditStore } from '../../gateway/audit/verify.js';
 import type { ConfigSource } from '../../gateway/config/model.js';
 import type { Logger } from '../../gateway/log.js';
 import { dataLayout } from '../../gateway/paths.js';
-import { createAdminApp } from './app.js';
+import { createAdminApp, LOOPBACK_HOSTS } from './app.js';
 import { auditLogReader } from './audit-adapter.js';
 import { createAdminData } from './data.js';
 import type { Lang } from './i18n.js';
@@ -30,6 +30,8 @@ export interface AdminUiOptions {
   readonly host?: string;
   readonly port?: number;
   readonly allowRemote?: boolean;
+  /** With allowRemote: the host names users type (added to the loopback names for the Host check). */
+  readonly publicHostnames?: readonly string[];
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly lang?: Lang;
@@ -58,8 +60,9 @@ export async function startAdminUi(o: AdminUiOptions): Promise<RunningAdminUi> {
     verify: async () => (key ? verifyAuditStore(store, { key, origin: settings.audit?.origin }) : { ok: false, entries: 0, purged: 0, checkpoints: 0, uncheckpointed: 0 }),
   });
   const data = createAdminData({ config: o.config, audit: reader });
-  const app = createAdminApp({ data, audit: o.audit, users, config: o.config, demo: o.demo, log: o.log, ...(o.lang ? { lang: o.lang } : {}) });
   const host = o.host ?? settings.admin?.host ?? '127.0.0.1';
+  const allowedHosts = [...LOOPBACK_HOSTS, ...(o.allowRemote ? [host.includes(':') ? `[${host}]` : host, ...(o.publicHostnames ?? [])] : [])];
+  const app = createAdminApp({ data, audit: o.audit, users, config: o.config, demo: o.demo, log: o.log, allowedHosts, ...(o.lang ? { lang: o.lang } : {}) });
   // Configured certificate paths are relative to the configuration directory.
   const tlsCert = o.tlsCert ?? (settings.admin?.tlsCert ? resolve(o.config.current().dir, settings.admin.tlsCert) : undefined);
   const tlsKey = o.tlsKey ?? (settings.admin?.tlsKey ? resolve(o.config.current().dir, settings.admin.tlsKey) : undefined);

@@ -228,6 +228,13 @@ describe('security headers', () => {
 });
 
 describe('listener', () => {
+  it('answers 421 to a foreign Host header (DNS rebinding) and serves loopback names', async () => {
+    const c = new Client(fx.url);
+    expect((await c.get('/login', { host: `evil.example:${fx.server.port}` })).status).toBe(421);
+    expect((await c.get('/login', { host: `127.0.0.1.evil.example:${fx.server.port}` })).status).toBe(421);
+    expect((await c.get('/login', { host: `localhost:${fx.server.port}` })).status).toBe(200);
+  });
+
   it('refuses a non-loopback address unless allowRemote is set', async () => {
     await expect(startAdminServer({ app: (await import('express')).default(), host: '0.0.0.0', port: 0, dataDir: fx.dataDir })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
