@@ -1,5 +1,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +70,24 @@ describe('passerelle demo (the real CLI process)', () => {
       expect(r.stderr).not.toMatch(/denied|refused|REMOTE HOST IDENTIFICATION/);
       expect(r.code).toBe(0);
     }
+  });
+
+  it('serves the admin UI at the printed URL with the printed certificate', async () => {
+    const url = /administration \(DPO, admin\)\s+: (https:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
+    const printed = /Certificat TLS \(SHA-256\)\s+(\S+)/.exec(out)?.[1];
+    expect(url).toBeDefined();
+    const seen = await new Promise<{ status: number; fingerprint: string }>((resolve, reject) => {
+      // Self-signed at first start: the printed fingerprint is what the operator checks, so do we.
+      const req = httpsGet(url!, { rejectUnauthorized: false }, (res) => {
+        const cert = (res.socket as TLSSocket).getPeerCertificate();
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, fingerprint: cert.fingerprint256 });
+      });
+      req.on('error', reject);
+    });
+    expect(seen.fingerprint).toBe(printed);
+    expect(seen.status).toBeGreaterThanOrEqual(200);
+    expect(seen.status).toBeLessThan(400);
   });
 
   it('stops cleanly on SIGTERM, with exit code 0, its data under PASSERELLE_DATA', async () => {

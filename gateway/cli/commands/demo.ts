@@ -8,7 +8,7 @@ import { chmod, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { startGateway } from '../../app.js';
 import { projectRoot } from '../../config/project.js';
-import { serveUntilSignal, sftpLines } from '../serve.js';
+import { serveUntilSignal, startLines, withAdminUi } from '../serve.js';
 
 const USAGE = 'Usage: passerelle demo\n';
 
@@ -37,26 +37,29 @@ export async function run(argv: string[]): Promise<number> {
   const root = projectRoot();
   const keysDir = join(root, 'keys-example');
   await tightenDemoKeys(keysDir);
-  const gateway = await startGateway({ configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'), demo: true });
+  const running = await withAdminUi(await startGateway({ configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'), demo: true }), true);
+  const { gateway, admin } = running;
   const { host, port } = gateway.sftp;
-  const admin = gateway.config.current().settings.admin;
   const keyOf = (party: string): string => relative(process.cwd(), join(keysDir, party, 'ssh_ed25519')) || join(keysDir, party, 'ssh_ed25519');
   const sftp = (party: string): string => `sftp -i ${keyOf(party)} -P ${port} ${party}@${host}`;
   process.stdout.write(
     [
       'Passerelle — démonstration Métropole du Grand Nancy (clés de démonstration, ne rien y confier de réel)',
-      ...sftpLines(gateway),
+      ...startLines(running),
       `  Données / data            ${gateway.layout.root}`,
       '',
       'Se connecter / connect:',
       `  en partenaire (police nationale) : ${sftp('police-nationale')}`,
       `  en commune (Ludres)              : ${sftp('ludres')}`,
-      `  administration (DPO, admin)      : https://${admin.host}:${admin.port}`,
+      `  administration (DPO, admin)      : ${admin?.url ?? '(non démarrée / not started)'}`,
+      ...(admin?.demoAccounts ?? []).map(
+        (a) => `    compte ${a.role.padEnd(5)} : ${a.name} / mot de passe ${a.password} / TOTP (secret) ${a.totpSecret}`,
+      ),
       `  (première connexion SFTP : vérifiez l'empreinte ${gateway.hostKey.fingerprint} / check the fingerprint)`,
       '',
       'Ctrl-C pour arrêter / to stop.',
       '',
     ].join('\n'),
   );
-  return serveUntilSignal(gateway, 'passerelle demo');
+  return serveUntilSignal(running, 'passerelle demo');
 }

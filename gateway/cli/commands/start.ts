@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startGateway } from '../../app.js';
-import { serveUntilSignal, sftpLines } from '../serve.js';
+import { serveUntilSignal, startLines, withAdminUi } from '../serve.js';
 
 const USAGE = 'Usage: passerelle start --config FILE\n';
 
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`passerelle start: --config FILE est obligatoire / is required\n${USAGE}`);
     return 2;
   }
-  const gateway = await startGateway({ configFile: values.config, demo: false });
-  process.stdout.write(['Passerelle démarrée / started', ...sftpLines(gateway), ''].join('\n'));
-  return serveUntilSignal(gateway, 'passerelle');
+  const running = await withAdminUi(await startGateway({ configFile: values.config, demo: false }), false);
+  process.stdout.write(['Passerelle démarrée / started', ...startLines(running), ''].join('\n'));
+  return serveUntilSignal(running, 'passerelle');
 }
