@@ -1,24 +1,19 @@
 /**
- * The Passerelle side of the bench: the gateway's own SSH server and SFTP adapter, started
- * in-process on the Grand Nancy demo configuration with a durable audit log, and an intake
+ * The Passerelle side of the bench: the gateway (gateway/app.ts `startGateway`), started
+ * in-process on the Grand Nancy demo configuration with its durable audit log, and an intake
  * that accepts without processing (gateway/intake/stub.ts), because the upload and download
  * figures measure raw transfer into a partner area and out of an outbox (performance.md).
  * Driven with the same OpenSSH client as the reference.
  */
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startGateway } from '../gateway/app.js';
 import { silentLogger } from '../gateway/log.js';
-import { dataLayout, type DataLayout } from '../gateway/paths.js';
+import type { DataLayout } from '../gateway/paths.js';
 import { newId } from '../gateway/ids.js';
-import { loadConfig } from '../gateway/config/load.js';
 import { projectRoot } from '../gateway/config/project.js';
-import type { ConfigSource } from '../gateway/config/model.js';
-import { openAuditLog } from '../gateway/audit/log.js';
 import { createStubIntake, type StubIntake } from '../gateway/intake/stub.js';
 import { deliveryFileName } from '../gateway/publish/names.js';
-import { handleSession } from '../gateway/sftp/session.js';
-import { createUploadRegistry } from '../gateway/sftp/uploads.js';
-import { startSshServer } from '../gateway/ssh/server.js';
 import { makeFile, q, runBatchOk, type SftpTarget } from './sftp.js';
 
 export interface BenchGateway {
@@ -50,7 +45,7 @@ export async function demoIdentity(root: string, party: string, work: string): P
   return dest;
 }
 
-/** The gateway's SSH server and SFTP adapter on the demo configuration, with a stub intake. */
+/** The whole gateway (gateway/app.ts) on the demo configuration, with a stub intake. */
 export interface InProcessGateway {
   readonly port: number;
   /** "ssh-ed25519 AAAA…" of the demo gateway host key. */
@@ -63,50 +58,16 @@ export interface InProcessGateway {
 export async function startInProcessGateway(work: string): Promise<InProcessGateway> {
   const root = projectRoot();
   const dataDir = join(work, 'gateway-data');
-  const log = silentLogger();
-  const config = await loadConfig(join(root, 'config', 'grand-nancy', 'passerelle.json'), {
-    demo: true,
-    adjustSettings: (s) => ({ ...s, dataDir, sftp: { ...s.sftp, host: '127.0.0.1', port: 0 } }),
-  });
-  const source: ConfigSource = { current: () => config, onChange: () => () => undefined };
-  const layout = dataLayout(dataDir);
-  for (const d of [layout.staging, layout.outbox, layout.receipts, layout.audit]) await mkdir(d, { recursive: true });
-  const audit = await openAuditLog({
-    dir: layout.audit,
-    origin: config.settings.audit.origin,
-    checkpointKeyFile: join(work, 'checkpoint.key'),
-    checkpointIntervalMs: config.settings.audit.checkpointIntervalMs,
-    log,
-    demo: true,
-  });
   const intake = createStubIntake();
-  const uploads = createUploadRegistry({ keepMs: () => config.settings.limits.partialUploadKeepMs, log });
-  try {
-    const server = await startSshServer({
-      config: source,
-      hostKeys: [await readFile(resolve(config.dir, config.settings.keys.sshHostKey))],
-      host: '127.0.0.1',
-      port: 0,
-      audit,
-      log,
-      onSession: (session, ctx) => handleSession(session, ctx, { config: source, intake, layout, audit, log, uploads }),
-    });
-    return {
-      port: server.port,
-      hostKeyLine: server.hostKeyLine,
-      layout,
-      intake,
-      async close() {
-        await server.close();
-        uploads.close();
-        await audit.close();
-      },
-    };
-  } catch (e) {
-    uploads.close();
-    await audit.close();
-    throw e;
-  }
+  const gateway = await startGateway({
+    configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'),
+    demo: true,
+    env: {},
+    log: silentLogger(),
+    adjustSettings: (s) => ({ ...s, dataDir, sftp: { host: '127.0.0.1', port: 0 } }),
+    intake,
+  });
+  return { port: gateway.sftp.port, hostKeyLine: gateway.hostKey.line, layout: gateway.layout, intake, close: () => gateway.close() };
 }
 
 export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGateway> {
@@ -128,7 +89,7 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
 
   return {
     target: partner,
-    note: 'Passerelle run in-process: its SSH server + SFTP adapter + durable audit log, intake stubbed (accepts without processing)',
+    note: 'Passerelle run in-process (startGateway, demo config, durable audit log), intake stubbed: raw bytes accepted without processing',
     async upload(src, name) {
       const ms = await runBatchOk(partner, [`put ${q(src)} /inbox/${BENCH_DATASET}/${name}`], o.work);
       // The stub leaves staging files to their owner; the bench is that owner here.

@@ -1,8 +1,9 @@
 /**
  * The kit's envoyer.sh run for real: bash, GnuPG and the OpenSSH sftp client against the
- * gateway's own SSH server and SFTP adapter (demo host key, demo partner key). The intake here
- * is the stub (the full pipeline is exercised by its own suites); its verdict hook writes and
- * signs a receipt the way the publisher lays them out, so the script's receipt handling runs.
+ * gateway (startGateway, demo host key, demo partner key) with the stub intake, whose verdict
+ * hook writes and signs a receipt where the publisher puts them: verdicts on demand (accepted,
+ * rejected) and a look at exactly what arrived. envoyer-real.test.ts runs it through the real
+ * pipeline.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
