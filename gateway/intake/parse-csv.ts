@@ -62,10 +62,12 @@ export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): 
   } catch (e) {
     throw csvError(e);
   } finally {
-    // The consumer may stop early (limit reached, whole-file error): release the feeder too.
+    // The consumer may stop early (limit reached, whole-file error): release the feeder too. It
+    // is not awaited then: it may be waiting for the source's next chunk, after which it stops.
+    const early = !parser.readableEnded;
     stop.abort();
     parser.destroy();
-    await feeding;
+    if (!early) await feeding;
   }
   if (columns === undefined) throw new GatewayError('FORMAT_HEADER', 'fichier vide : la ligne d\'en-tête est obligatoire', { line: 1 });
 }

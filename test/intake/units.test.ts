@@ -129,3 +129,19 @@ describe('UniqueIds', () => {
     expect(ids.add('')).toBe(false);
   });
 });
+
+describe('early stop', () => {
+  it('a CSV stopped by the record limit does not wait for the rest of a stalled source', async () => {
+    let release: () => void = () => undefined;
+    const stalled = new Promise<void>((r) => (release = r));
+    async function* src(): AsyncGenerator<Uint8Array> {
+      // csv-parse holds a chunk's last row until it sees what follows: four rows, so the third is out.
+      yield Buffer.from('reference;date_constat;code_insee;residence;nature\nB-1;2026-03-10;54328;R;tag\nB-2;2026-03-10;54328;R;tag\nB-3;2026-03-10;54328;R;tag\nB-4;2026-03-10;54328;R;tag\n');
+      await stalled; // the upload has not sent more yet
+      yield Buffer.from('B-9;2026-03-10;54328;R;tag\n');
+    }
+    const err = await collect(readRecords(dataset('incivilites-bailleur'), src(), { maxRecords: 2 }, { schema: schemas.get(dataset('incivilites-bailleur').schema) })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'TOO_MANY_RECORDS')).toBe(true);
+    release();
+  }, 10_000);
+});
