@@ -58,7 +58,7 @@ export interface OpenedMessage {
   /** UNVERIFIED plaintext: keep it in quarantine until `result` resolves. */
   plaintext: AsyncIterable<Uint8Array>;
   /** Resolves after `plaintext` was consumed and every check passed; rejects with a coded GatewayError. */
-  result: Promise<VerifiedSignature>;
+  result: Promise<OpenResult>;
 }
 
 export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -71,7 +71,17 @@ function refuse(code: 'PGP_NOT_ENCRYPTED' | 'PGP_WRONG_RECIPIENT' | 'PGP_MALFORM
   return new GatewayError(code, message, detail);
 }
 
-type Decrypted = { data: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>; signatures: openpgp.DecryptMessageResult['signatures'] };
+/**
+ * Which code did the work: 'native' (node:crypto throughout), 'native+openpgp' (node:crypto
+ * decrypted, openpgp.js read the signed message), 'openpgp' (openpgp.js throughout).
+ */
+export type Engine = 'native' | 'native+openpgp' | 'openpgp';
+
+export interface OpenResult extends VerifiedSignature {
+  engine: Engine;
+}
+
+type Decrypted = { data: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>; signatures: openpgp.DecryptMessageResult['signatures']; engine?: Engine };
 /** Set by the native engine: the integrity failure of the ciphertext, which outranks a parse error. */
 type IntegrityHook = { check?: () => Promise<GatewayError | null> };
 
@@ -121,17 +131,17 @@ async function decryptAny(input: InputStream, opts: OpenOptions, config: Partial
     await replay.return(undefined);
     throw refuse('PGP_NOT_ENCRYPTED', "le fichier n'est pas un message OpenPGP chiffré / the file is not an encrypted OpenPGP message", { found: kind });
   }
-  if (kind !== 'binary' || opts.engine === 'openpgp') return decryptWithOpenpgp(kind, replay, opts, config);
+  if (kind !== 'binary' || opts.engine === 'openpgp') return { ...await decryptWithOpenpgp(kind, replay, opts, config), engine: 'openpgp' };
   const outer = await openOuter(replay, opts.decryptionKey, config);
-  if (outer.kind === 'fallback') return decryptWithOpenpgp(kind, outer.replay[Symbol.asyncIterator](), opts, config);
+  if (outer.kind === 'fallback') return { ...await decryptWithOpenpgp(kind, outer.replay[Symbol.asyncIterator](), opts, config), engine: 'openpgp' };
   hook.check = outer.integrity;
   const fullConfig = { ...openpgp.config, ...config };
   const inner = await openInner(outer.plaintext, opts.senderKeys, opts.now, fullConfig);
-  if (inner.kind === 'fallback') return verifyWithOpenpgp(inner.replay, opts, config);
-  return inner;
+  if (inner.kind === 'fallback') return { ...await verifyWithOpenpgp(inner.replay, opts, config), engine: 'native+openpgp' };
+  return { data: inner.data, signatures: inner.signatures, engine: 'native' };
 }
 
-async function* decryptAndStream(input: InputStream, opts: OpenOptions, config: Partial<openpgp.Config>, hook: IntegrityHook): AsyncGenerator<Uint8Array, Decrypted['signatures']> {
+async function* decryptAndStream(input: InputStream, opts: OpenOptions, config: Partial<openpgp.Config>, hook: IntegrityHook): AsyncGenerator<Uint8Array, Decrypted> {
   const decrypted = await decryptAny(input, opts, config, hook);
   if (decrypted.signatures.length === 0) {
     await cancel(decrypted.data);
@@ -159,10 +169,10 @@ async function* decryptAndStream(input: InputStream, opts: OpenOptions, config: 
     // An error, a limit or a consumer that stopped early: release openpgp's streams.
     if (!finished) await reader.return?.(undefined)?.catch(() => undefined);
   }
-  return decrypted.signatures;
+  return decrypted;
 }
 
-async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<VerifiedSignature>) => void): AsyncGenerator<Uint8Array> {
+async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<OpenResult>) => void): AsyncGenerator<Uint8Array> {
   const config: Partial<openpgp.Config> = {
     // Streams the plaintext before the MDC/signature are checked; safe only because the caller
     // keeps it in quarantine until `result` resolves (the contract above).
@@ -170,9 +180,9 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<V
     maxDecompressedMessageSize: opts.maxDecompressedBytes + DECOMPRESSION_SLACK,
   };
   const hook: IntegrityHook = {};
-  let signatures: Decrypted['signatures'];
+  let decrypted: Decrypted;
   try {
-    signatures = yield* decryptAndStream(input, opts, config, hook);
+    decrypted = yield* decryptAndStream(input, opts, config, hook);
   } catch (e) {
     const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
     const integrity = err.code === 'PGP_CORRUPT' || hook.check === undefined ? null : await hook.check();
@@ -180,7 +190,7 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<V
   }
   const checks = (async () => {
     const verdicts: VerifiedSignature[] = [];
-    for (const sig of signatures) {
+    for (const sig of decrypted.signatures) {
       verdicts.push(await checkSignature(sig, opts.senderKeys, {
         now: opts.now, maxAgeMs: opts.maxAgeMs, maxClockSkewMs: opts.maxClockSkewMs ?? DEFAULT_SKEW_MS,
         allowRsa2048: opts.allowRsa2048 === true,
@@ -188,7 +198,7 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<V
     }
     // Every signature passed: report the first (GnuPG and sq make one per signing key).
     const first = verdicts[0] as VerifiedSignature;
-    return { ...first, warnings: [...new Set(verdicts.flatMap((v) => v.warnings))] };
+    return { ...first, warnings: [...new Set(verdicts.flatMap((v) => v.warnings))], engine: decrypted.engine ?? 'openpgp' };
   })();
   settle(checks);
   await checks; // a failed check also ends the iteration with the same error
@@ -204,9 +214,9 @@ async function cancel(data: Decrypted['data']): Promise<void> {
  * the top of this file: consume `plaintext` fully, then await `result`.
  */
 export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessage {
-  let resolve!: (v: VerifiedSignature) => void;
+  let resolve!: (v: OpenResult) => void;
   let reject!: (e: unknown) => void;
-  const result = new Promise<VerifiedSignature>((res, rej) => { resolve = res; reject = rej; });
+  const result = new Promise<OpenResult>((res, rej) => { resolve = res; reject = rej; });
   // The caller may only iterate and see the error there; keep the rejection "handled".
   result.catch(() => undefined);
   let started = false;

@@ -30,14 +30,16 @@ interface Ctx {
   pub: Record<string, PublicKey[]>;
 }
 
+interface Accepted { signer: string; warnings?: number; native?: 'native' | 'native+openpgp' | 'openpgp'; crlf?: true }
+
 interface Case {
   name: string;
   make: (c: Ctx) => Buffer | Promise<Buffer>;
   /** Whose keys are registered for the uploading partner (default PARTNER_ED). */
   sender?: string[];
   opts?: Partial<OpenOptions>;
-  /** An error code, or the e-mail of the expected signer. */
-  expect: { code: string } | { signer: string; warnings?: number };
+  /** An error code, or the e-mail of the expected signer (and the engine 'auto' must use). */
+  expect: { code: string } | Accepted;
 }
 
 /** gpg --sign --encrypt from `signer` to the gateway (plus extra args), over the test body. */
@@ -78,6 +80,18 @@ matrix.push({
 matrix.push({
   name: 'openpgp.js-built message, untouched (control for the hand-built corpus cases)',
   make: (c) => craftSignedEncrypted(c.body, c.partnerKey, c.gatewayPublic), expect: { signer: PARTNER_ED },
+});
+matrix.push({
+  name: 'GnuPG, bzip2 compression (decrypted natively, read by openpgp.js)',
+  make: (c) => signEncrypt(c, PARTNER_ED, ['--compress-algo', 'bzip2']), expect: { signer: PARTNER_ED, native: 'native+openpgp' },
+});
+matrix.push({
+  name: 'GnuPG, text-mode signature (decrypted natively, read by openpgp.js)',
+  make: (c) => signEncrypt(c, PARTNER_ED, ['--textmode']), expect: { signer: PARTNER_ED, native: 'native+openpgp', crlf: true },
+});
+matrix.push({
+  name: 'GnuPG, SHA-512 signature with an RSA-3072 key', sender: [PARTNER_RSA],
+  make: (c) => signEncrypt(c, PARTNER_RSA, ['--digest-algo', 'SHA512']), expect: { signer: PARTNER_RSA },
 });
 matrix.push({
   name: 'two registered keys of the partner, signed with the second', sender: [PARTNER_ED, PARTNER_RSA],
@@ -208,11 +222,16 @@ describe('openMessage: GnuPG / Sequoia acceptance and the adversarial corpus', (
     const file = await c.make(ctx);
     const out = await consume(fileStream(file), options(c));
     expect(out.code, String(out.error)).toBeUndefined();
-    const exp = c.expect as { signer: string; warnings?: number };
+    const exp = c.expect as Accepted;
     expect(out.verdict?.signer).toBe(ctx.fpr[exp.signer]);
     expect(out.verdict?.warnings.length).toBe(exp.warnings ?? 0);
     expect(Date.now() - (out.verdict?.signedAt.getTime() ?? 0)).toBeLessThan(600_000);
-    expect(out.plaintext.equals(ctx.body)).toBe(true);
+    // GnuPG's text mode stores lines with CRLF.
+    const plaintext = exp.crlf === true ? Buffer.from(out.plaintext.toString('latin1').replaceAll('\r\n', '\n'), 'latin1') : out.plaintext;
+    expect(plaintext.equals(ctx.body)).toBe(true);
+    // The native engine must really be the one that ran on the usual shapes.
+    const armored = file.subarray(0, 5).toString() === '-----';
+    expect(out.verdict?.engine).toBe(engine === 'openpgp' || armored ? 'openpgp' : exp.native ?? 'native');
   });
 
   it.each(corpus)('rejects: $name', async (c) => {

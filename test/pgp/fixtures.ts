@@ -4,7 +4,7 @@
  * intake pipeline must (plaintext to the end, then the result).
  */
 import * as openpgp from 'openpgp';
-import { openMessage, type OpenOptions, type VerifiedSignature } from '../../gateway/pgp/open.js';
+import { openMessage, type OpenOptions, type OpenResult } from '../../gateway/pgp/open.js';
 import type { InputStream } from '../../gateway/pgp/streams.js';
 import { readPrivateKey, readPublicKeys } from '../../gateway/pgp/keys.js';
 import { isGatewayError } from '../../gateway/errors.js';
@@ -20,7 +20,7 @@ export const PARTNER_RSA = 'partner-rsa@partner.test';
 
 export interface Outcome {
   plaintext: Buffer;
-  verdict?: VerifiedSignature;
+  verdict?: OpenResult;
   code?: string;
   error?: unknown;
 }
