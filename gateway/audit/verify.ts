@@ -13,7 +13,8 @@ import { isGatewayError } from '../errors.js';
 import { verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { CompactRange, EMPTY_ROOT, consistencyRanges, leafHash, perfectSubtrees, proofHashes, verifyConsistency, type NodeId } from './merkle.js';
 import type { VerifierKey } from './notekey.js';
-import type { AuditStore } from './store.js';
+import { openSqliteAuditStore, type AuditStore, type StoredEntryBytes } from './store.js';
+import { checkEntriesInWorker, type WorkerEntryFailure } from './verify-worker.js';
 
 export type VerifyCheck =
   | 'ENTRY_MISSING' | 'ENTRY_UNREADABLE' | 'ENTRY_SEQ' | 'LEAF_HASH' | 'PURGED_FORM'
@@ -44,6 +45,8 @@ export interface VerifyOptions {
   readonly origin?: string;
   /** Checkpoints an auditor kept (note text): each must verify and match the log too. */
   readonly trusted?: readonly string[];
+  /** Entry byte checks done elsewhere (verifyAuditDir's worker): the walk then reads leaf hashes only. */
+  readonly entryChecks?: Promise<WorkerEntryFailure | null>;
 }
 
 // Canonical bodies end with the last three keys in sorted order: seq, time, type (entry.ts); a
@@ -75,6 +78,8 @@ export async function verifyAuditStore(store: AuditStore, opts: VerifyOptions): 
   let entries = 0;
   let purged = 0;
   let checked = 0;
+  const external = opts.entryChecks;
+  let failure: VerifyFailure | undefined;
   try {
     for (let i = 1; i < stored.length; i++) {
       if (stored[i]!.size < stored[i - 1]!.size) {
@@ -97,19 +102,13 @@ export async function verifyAuditStore(store: AuditStore, opts: VerifyOptions): 
       }
     };
     await checkUpTo(0);
-    for await (const chunk of store.entryBytes(0)) {
+    for await (const chunk of store.entryBytes(0, 20_000, !external)) {
       for (const row of chunk) {
         const n = range.size;
         if (row.seq !== n) fail({ check: 'ENTRY_MISSING', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} absente (l'entrée suivante est la n° ${row.seq}) : entrée supprimée` });
-        // The tail is ASCII (digits, time, type): decoding it as latin1 is exact and cheap.
-        const m = CANONICAL_TAIL.exec(row.body.toString('latin1', Math.max(0, row.body.length - 200)));
-        if (!m) fail({ check: 'ENTRY_UNREADABLE', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} illisible : ce n'est pas une entrée canonique` });
-        const seq = Number(m[1]);
-        const wasPurged = row.body.subarray(0, PURGED_HEAD.length).equals(PURGED_HEAD) && row.body.includes(PURGED_REFS);
-        if (seq !== n) fail({ check: 'ENTRY_SEQ', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : son contenu porte le n° ${seq} (entrées déplacées ou échangées)` });
-        if (wasPurged !== row.purged) fail({ check: 'PURGED_FORM', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : marquée ${row.purged ? 'purgée' : 'non purgée'} mais son contenu dit l'inverse` });
-        if (!row.purged && !leafHash(row.body).equals(row.leafHash)) {
-          fail({ check: 'LEAF_HASH', code: 'AUDIT_ENTRY_MISMATCH', entry: n, message: `entrée n° ${n} : son contenu ne correspond pas à son empreinte enregistrée (entrée modifiée)` });
+        if (!external) {
+          const problem = checkEntryBytes(row);
+          if (problem) fail(entryFailure(problem));
         }
         if (row.purged) purged++;
         range.append(row.leafHash);
@@ -123,10 +122,69 @@ export async function verifyAuditStore(store: AuditStore, opts: VerifyOptions): 
     }
   } catch (e) {
     if (!(e instanceof Failed)) throw e;
-    return { ok: false, entries, purged, checkpoints: checked, uncheckpointed: 0, failure: e.failure };
+    failure = e.failure;
   }
+  if (external) {
+    // The other thread's first entry failure wins if the sequential walk would have met it first.
+    const other = await external;
+    if (other && other.entry < orderOf(failure)) {
+      failure = entryFailure(other);
+      entries = other.entry;
+      purged = other.purgedBefore ?? purged;
+      checked = list.filter((c) => c.size <= other.entry).length;
+    }
+  }
+  if (failure) return { ok: false, entries, purged, checkpoints: checked, uncheckpointed: 0, failure };
   const last = stored[stored.length - 1]?.size ?? 0;
   return { ok: true, entries, purged, checkpoints: checked, uncheckpointed: entries - last };
+}
+
+/** Where the sequential walk meets a failure: entry N at N, a checkpoint of size S just before entry S. */
+function orderOf(f: VerifyFailure | undefined): number {
+  if (!f) return Number.POSITIVE_INFINITY;
+  if (f.check === 'CHECKPOINT_ORDER') return -1;
+  if (f.check === 'TRUNCATED') return Number.POSITIVE_INFINITY;
+  if (f.entry !== undefined) return f.entry;
+  return (f.checkpointSize ?? 0) - 0.5;
+}
+
+/** The checks on one entry's own bytes (the worker in verify-worker.ts does exactly these). */
+export function checkEntryBytes(row: StoredEntryBytes): WorkerEntryFailure | null {
+  // The tail is ASCII (digits, time, type): decoding it as latin1 is exact and cheap.
+  const m = CANONICAL_TAIL.exec(row.body.toString('latin1', Math.max(0, row.body.length - 200)));
+  if (!m) return { entry: row.seq, check: 'ENTRY_UNREADABLE' };
+  const seq = Number(m[1]);
+  if (seq !== row.seq) return { entry: row.seq, check: 'ENTRY_SEQ', found: seq };
+  const form = row.body.subarray(0, PURGED_HEAD.length).equals(PURGED_HEAD) && row.body.includes(PURGED_REFS);
+  if (form !== row.purged) return { entry: row.seq, check: 'PURGED_FORM', purged: row.purged };
+  if (!row.purged && !leafHash(row.body).equals(row.leafHash)) return { entry: row.seq, check: 'LEAF_HASH' };
+  return null;
+}
+
+function entryFailure(p: WorkerEntryFailure): VerifyFailure {
+  const n = p.entry;
+  const base = { check: p.check, code: 'AUDIT_ENTRY_MISMATCH' as const, entry: n };
+  switch (p.check) {
+    case 'ENTRY_UNREADABLE': return { ...base, message: `entrée n° ${n} illisible : ce n'est pas une entrée canonique` };
+    case 'ENTRY_SEQ': return { ...base, message: `entrée n° ${n} : son contenu porte le n° ${p.found ?? '?'} (entrées déplacées ou échangées)` };
+    case 'PURGED_FORM': return { ...base, message: `entrée n° ${n} : marquée ${p.purged ? 'purgée' : 'non purgée'} mais son contenu dit l'inverse` };
+    case 'LEAF_HASH': return { ...base, message: `entrée n° ${n} : son contenu ne correspond pas à son empreinte enregistrée (entrée modifiée)` };
+  }
+}
+
+/**
+ * `audit verify` of a SQLite trail on both cores: entry bytes re-hashed on a worker thread while
+ * this thread rebuilds the tree and checks the checkpoints. Same report as verifyAuditStore.
+ */
+export async function verifyAuditDir(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const entryChecks = checkEntriesInWorker(dir);
+  entryChecks.catch(() => undefined); // awaited below; this only stops an early throw from leaving it unhandled
+  const store = openSqliteAuditStore(dir, { readonly: true });
+  try {
+    return await verifyAuditStore(store, { ...opts, entryChecks });
+  } finally {
+    await store.close();
+  }
 }
 
 function sizeOf(note: string): number {

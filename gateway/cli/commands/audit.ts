@@ -14,7 +14,7 @@ import { silentLogger } from '../../log.js';
 import { GatewayError } from '../../errors.js';
 import { openAuditLog, type AuditLog, type AuditQuery, type AuditRecord } from '../../audit/log.js';
 import { openSqliteAuditStore, AUDIT_DB_FILE } from '../../audit/store.js';
-import { verifyAuditStore } from '../../audit/verify.js';
+import { verifyAuditDir } from '../../audit/verify.js';
 import { verifyInclusionBundle } from '../../audit/proof.js';
 import { createSignerKeyFile, readVerifierKeyFile, verifierKeyPath } from '../../audit/keyfile.js';
 import { checkKeyName, formatVerifierKey, type VerifierKey } from '../../audit/notekey.js';
@@ -161,13 +161,7 @@ async function verifyCmd(values: Values): Promise<number> {
     const trusted = (values.checkpoint ?? []).map((f) => readFileSync(f, 'utf8'));
     await record(log, 'audit.viewed', { command: 'verify', trustedCheckpoints: trusted.length });
     await log.checkpoint();
-    const store = openSqliteAuditStore(dir, { readonly: true });
-    let report;
-    try {
-      report = await verifyAuditStore(store, { key: verifier, origin, trusted });
-    } finally {
-      await store.close();
-    }
+    const report = await verifyAuditDir(dir, { key: verifier, origin, trusted });
     if (!report.ok) {
       const f = report.failure!;
       complain(`ÉCHEC / FAILED [${f.code} ${f.check}] ${f.message}`);
