@@ -1,0 +1,265 @@
+/**
+ * sealNative, read by real peers: GnuPG and sq decrypt what it writes and find the gateway's good
+ * signature, openpgp.js accepts it with `expectSigned`, for sizes on either side of the partial
+ * body boundaries; a flipped byte is refused; errors and backpressure reach the caller.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import * as openpgp from 'openpgp';
+import type { PrivateKey, PublicKey } from 'openpgp';
+import { GnuPG, run } from './gnupg.js';
+import { consume, loadPrivate, loadPublic, GATEWAY } from './fixtures.js';
+import { sealNative, type NativeSealTuning } from '../../gateway/pgp/seal-native.js';
+import { DEFAULT_MAX_AGE_MS } from '../../gateway/pgp/open.js';
+import { GatewayError, isGatewayError } from '../../gateway/errors.js';
+
+const RECIPIENT = 'commune@recipient.test';
+const RSA_SIGNER = 'rsa-gateway@passerelle.test';
+const RSA_RECIPIENT = 'rsa-commune@recipient.test';
+const SIGN_ONLY = 'sign-only@recipient.test';
+const PART = 1 << 18; // the default partial body part
+const LITERAL_HEADER = 6; // 'b', empty name, date: the literal body bytes before the data
+
+async function* chunked(body: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let off = 0; off < body.length; off += size) yield body.subarray(off, off + size);
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function failureOf(stream: Readable): Promise<unknown> {
+  return collect(stream).then(() => new Error('the stream ended without error'), (e: unknown) => e);
+}
+
+describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
+  let g: GnuPG;
+  let gatewayKey: PrivateKey;
+  let gatewayPub: PublicKey[];
+  let recipientPub: PublicKey;
+  let recipientKey: PrivateKey;
+  let gwFpr: string;
+
+  beforeAll(async () => {
+    g = new GnuPG();
+    gwFpr = g.genKey(GATEWAY);
+    g.genKey(RECIPIENT);
+    gatewayKey = await loadPrivate(g, `<${GATEWAY}>`);
+    gatewayPub = await loadPublic(g, `<${GATEWAY}>`);
+    recipientPub = (await loadPublic(g, `<${RECIPIENT}>`))[0] as PublicKey;
+    recipientKey = await loadPrivate(g, `<${RECIPIENT}>`);
+    g.write('gw.pub.asc', g.exportPublic(`<${GATEWAY}>`));
+    g.write('recipient.sec.asc', g.exportSecret(`<${RECIPIENT}>`));
+  }, 60_000);
+  afterAll(() => g?.cleanup());
+
+  async function sealToFile(name: string, body: Buffer, chunk = 100_000, tuning: NativeSealTuning = {}, recipient = recipientPub, signer = gatewayKey): Promise<string> {
+    const path = g.path(name);
+    await pipeline(sealNative(chunked(body, chunk), { recipientKey: recipient, signingKey: signer }, tuning), createWriteStream(path));
+    return path;
+  }
+
+  function expectGpgGood(file: string, body: Buffer, signerFpr = gwFpr): string {
+    const r = g.gpg(['--status-fd', '2', '--decrypt', file]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.equals(body)).toBe(true);
+    expect(r.stderr).toContain('[GNUPG:] GOODSIG');
+    expect(r.stderr).toMatch(new RegExp(`\\[GNUPG:\\] VALIDSIG ${signerFpr} .* 00 ${signerFpr}\\s`));
+    expect(r.stderr).toContain('[GNUPG:] GOODMDC');
+    expect(r.stderr).toContain('[GNUPG:] DECRYPTION_OKAY');
+    return r.stderr;
+  }
+
+  function expectSqGood(file: string, body: Buffer): void {
+    const r = run('sq', ['decrypt', '--recipient-key', g.path('recipient.sec.asc'), '--signer-cert', g.path('gw.pub.asc'), file]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.equals(body)).toBe(true);
+    expect(r.stderr).toMatch(/1 good signature/);
+  }
+
+  async function expectOpenpgpGood(message: Uint8Array, body: Buffer): Promise<void> {
+    const { data, signatures } = await openpgp.decrypt({
+      message: await openpgp.readMessage({ binaryMessage: message }), decryptionKeys: recipientKey,
+      verificationKeys: gatewayPub, expectSigned: true, format: 'binary',
+    });
+    expect(Buffer.from(data).equals(body)).toBe(true);
+    expect(signatures).toHaveLength(1);
+    expect(await signatures[0]?.verified).toBe(true);
+  }
+
+  const sizes: [string, number][] = [
+    ['empty', 0], ['1 byte', 1],
+    ['one byte short of filling the first literal part', PART - LITERAL_HEADER - 1],
+    ['exactly one literal part', PART - LITERAL_HEADER],
+    ['one byte over one literal part', PART - LITERAL_HEADER + 1],
+    ['part size - 1', PART - 1], ['part size', PART], ['part size + 1', PART + 1],
+    ['5 MB', 5_000_000 + 3],
+  ];
+  for (const [label, size] of sizes) {
+    it(`${label} (${size} bytes): gpg, sq and openpgp.js decrypt it and find a good signature`, async () => {
+      const body = randomBytes(size);
+      const file = await sealToFile(`m-${size}.pgp`, body);
+      expectGpgGood(file, body);
+      expectSqGood(file, body);
+      await expectOpenpgpGood(readFileSync(file), body);
+    });
+  }
+
+  it('writes PKESK v3 to the Cv25519 subkey, then SEIPD v1 holding OPS v3, a streamed literal and a v4 signature (AES-256, SHA-256, EdDSA)', async () => {
+    const body = randomBytes(3 * PART + 5);
+    const file = await sealToFile('structure.pgp', body, 65_536);
+    const bytes = readFileSync(file);
+    expect(bytes[0]).toBe(0xc1); // new-format PKESK
+    const pkeskLength = bytes[1] as number;
+    expect(bytes[2]).toBe(3);
+    expect(bytes[2 + pkeskLength]).toBe(0xd2); // new-format SEIPD…
+    expect(bytes[3 + pkeskLength]).toBe(224 + 18); // …in 256 KiB partial parts
+    expect(bytes[4 + pkeskLength]).toBe(1);
+    const status = expectGpgGood(file, body);
+    expect(status).toMatch(/\[GNUPG:\] ENC_TO \S+ 18 /);
+    expect(status).toContain('[GNUPG:] DECRYPTION_INFO 2 9'); // MDC (SHA-1), AES-256
+    expect(status).toMatch(new RegExp(`VALIDSIG \\S+ \\S+ \\d+ 0 4 0 22 8 00 ${gwFpr}`)); // v4, EdDSA, SHA-256, binary
+    const list = g.gpgOk(['--list-packets', file]).toString(); // gpg lists the packets up to the literal data
+    expect(list).toMatch(/:pubkey enc packet: version 3, algo 18/);
+    expect(list).toMatch(/:encrypted data packet:\s+length: unknown\s+mdc_method: 2/);
+    expect(list).toMatch(/:onepass_sig packet: keyid [0-9A-F]{16}\s+version 3, sigclass 0x00, digest 8, pubkey 22, last=1/);
+    expect(list).toMatch(/:literal data packet:\s+mode b \(62\), created \d+, name="",\s+raw data: unknown length/);
+    const dump = run('sq', ['decrypt', '--dump', '--recipient-key', g.path('recipient.sec.asc'), '--signer-cert', g.path('gw.pub.asc'), file]);
+    expect(dump.status, dump.stderr).toBe(0);
+    const sig = dump.stderr.slice(dump.stderr.indexOf('── Signature Packet') + 3); // not the One-Pass Signature Packet
+    expect(sig).toMatch(/^Signature Packet, new CTB, \d+ bytes\s+│\s+Version: 4\s+│\s+Type: Binary\s+│\s+Pk algo: EdDSA\s+│\s+Hash algo: SHA256\s+│\s+Hashed area:\s+│\s+Signature creation time: [^\n]+\s+│\s+Issuer Fingerprint: (\w+)\s+│\s+Unhashed area:\s+│\s+Issuer: [0-9A-F]{16}\s/);
+    expect(sig).toContain(`Issuer Fingerprint: ${gwFpr}`);
+    expect(dump.stderr).toMatch(/Modification Detection Code Packet, new CTB, 20 bytes/);
+  });
+
+  it('small parts (512 bytes) at every offset around the boundaries are read by openpgp.js, and by gpg and sq', async () => {
+    const tuning = { partExp: 9 };
+    for (let size = 0; size < 1700; size += 23) {
+      const body = randomBytes(size);
+      const sealed = await collect(sealNative(chunked(body, 97), { recipientKey: recipientPub, signingKey: gatewayKey }, tuning));
+      await expectOpenpgpGood(sealed, body);
+    }
+    const body = randomBytes(200_001);
+    const file = await sealToFile('small-parts.pgp', body, 4096, tuning);
+    expectGpgGood(file, body);
+    expectSqGood(file, body);
+  });
+
+  it('SHA-512 and a Node Readable source work as well', async () => {
+    const body = randomBytes(700_000);
+    const path = g.path('sha512.pgp');
+    await pipeline(sealNative(Readable.from(chunked(body, 50_000)), { recipientKey: recipientPub, signingKey: gatewayKey }, { hash: 'sha512' }), createWriteStream(path));
+    expect(expectGpgGood(path, body)).toMatch(/VALIDSIG \S+ \S+ \d+ 0 4 0 22 10 00/);
+    expectSqGood(path, body);
+  });
+
+  it("the gateway's own intake (openMessage) accepts it with the gateway as signer", async () => {
+    const body = randomBytes(1_000_000);
+    const file = await sealToFile('loop.pgp', body);
+    const out = await consume(createReadStream(file), {
+      decryptionKey: recipientKey, senderKeys: gatewayPub, now: new Date(), maxAgeMs: DEFAULT_MAX_AGE_MS, maxDecompressedBytes: 1 << 30,
+    });
+    expect(out.code, String(out.error)).toBeUndefined();
+    expect(out.verdict?.signer).toBe(gwFpr);
+    expect(out.plaintext.equals(body)).toBe(true);
+  });
+
+  it('a flipped byte in the ciphertext or the MDC is refused by gpg and sq', async () => {
+    const body = randomBytes(600_000);
+    const file = await sealToFile('tamper.pgp', body);
+    const good = readFileSync(file);
+    for (const at of [200, 300_000, good.length - 5]) {
+      const bad = Buffer.from(good);
+      bad[at] = (bad[at] as number) ^ 0x01;
+      const path = g.write(`tampered-${at}.pgp`, bad);
+      const r = g.gpg(['--status-fd', '2', '--decrypt', path]);
+      expect(r.status, `offset ${at}`).not.toBe(0);
+      expect(r.stderr).not.toContain('[GNUPG:] DECRYPTION_OKAY');
+      const sq = run('sq', ['decrypt', '--recipient-key', g.path('recipient.sec.asc'), '--signer-cert', g.path('gw.pub.asc'), path]);
+      expect(sq.status, `sq, offset ${at}`).not.toBe(0);
+    }
+  });
+
+  it('an RSA signer and an RSA recipient', async () => {
+    const signerFpr = g.genKey(RSA_SIGNER, { algo: 'rsa2048' });
+    g.genKey(RSA_RECIPIENT, { algo: 'rsa2048' });
+    const signer = await loadPrivate(g, `<${RSA_SIGNER}>`);
+    const recipient = (await loadPublic(g, `<${RSA_RECIPIENT}>`))[0] as PublicKey;
+    const body = randomBytes(300_000);
+    const file = await sealToFile('rsa.pgp', body, 100_000, {}, recipient, signer);
+    const status = expectGpgGood(file, body, signerFpr);
+    expect(status).toMatch(/\[GNUPG:\] ENC_TO \S+ 1 /);
+    expect(status).toMatch(new RegExp(`VALIDSIG \\S+ \\S+ \\d+ 0 4 0 1 8 00 ${signerFpr}`));
+    g.write('rsa-signer.pub.asc', g.exportPublic(`<${RSA_SIGNER}>`));
+    g.write('rsa-recipient.sec.asc', g.exportSecret(`<${RSA_RECIPIENT}>`));
+    const sq = run('sq', ['decrypt', '--recipient-key', g.path('rsa-recipient.sec.asc'), '--signer-cert', g.path('rsa-signer.pub.asc'), file]);
+    expect(sq.status, sq.stderr).toBe(0);
+    expect(sq.stdout.equals(body)).toBe(true);
+  }, 60_000);
+
+  it('a recipient key without an encryption subkey, or a locked signing key, fails the stream with GATEWAY_FAILURE', async () => {
+    g.gpgOk(['--quick-gen-key', `sign-only <${SIGN_ONLY}>`, 'ed25519', 'sign', 'never']);
+    const signOnly = (await loadPublic(g, `<${SIGN_ONLY}>`))[0] as PublicKey;
+    const e1 = await failureOf(sealNative(chunked(Buffer.from('x'), 1), { recipientKey: signOnly, signingKey: gatewayKey }));
+    expect(isGatewayError(e1, 'GATEWAY_FAILURE'), String(e1)).toBe(true);
+
+    const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email: 'locked@passerelle.test' }], passphrase: 'secret', format: 'armored' });
+    const locked = await openpgp.readPrivateKey({ armoredKey: privateKey });
+    const e2 = await failureOf(sealNative(chunked(Buffer.from('x'), 1), { recipientKey: recipientPub, signingKey: locked }));
+    expect(isGatewayError(e2, 'GATEWAY_FAILURE'), String(e2)).toBe(true);
+    expect((e2 as GatewayError).detail['why']).toBe('locked');
+  });
+
+  it("a source's GatewayError reaches the reader unchanged", async () => {
+    const boom = new GatewayError('PGP_CORRUPT', 'source failed', {});
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(1 << 20);
+      throw boom;
+    }
+    expect(await failureOf(sealNative(failing(), { recipientKey: recipientPub, signingKey: gatewayKey }))).toBe(boom);
+  });
+
+  it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {
+    let pulled = 0;
+    let closed = false;
+    const chunk = randomBytes(64 * 1024);
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) { pulled += chunk.length; yield chunk; }
+      } finally {
+        closed = true;
+      }
+    }
+    const sealed = sealNative(endless(), { recipientKey: recipientPub, signingKey: gatewayKey });
+    let read = 0;
+    for await (const c of sealed) {
+      read += (c as Buffer).length;
+      if (read > 4 * 1024 * 1024) break; // for-await's break destroys the stream
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pulled).toBeLessThan(read + 4 * PART);
+    expect(closed).toBe(true);
+    // Paused: nothing more is pulled while nobody reads.
+    const paused = sealNative(endless(), { recipientKey: recipientPub, signingKey: gatewayKey });
+    pulled = 0;
+    paused.once('readable', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pulled).toBeLessThan(4 * PART);
+    paused.destroy();
+  });
+
+  it('two seals of the same data differ (fresh session key and prefix) and both verify', async () => {
+    const body = randomBytes(10_000);
+    const a = await collect(sealNative(chunked(body, 1000), { recipientKey: recipientPub, signingKey: gatewayKey }));
+    const b = await collect(sealNative(chunked(body, 1000), { recipientKey: recipientPub, signingKey: gatewayKey }));
+    expect(a.equals(b)).toBe(false);
+    writeFileSync(g.path('a.pgp'), a);
+    expectGpgGood(g.path('a.pgp'), body);
+    await expectOpenpgpGood(b, body);
+  });
+});
