@@ -119,12 +119,23 @@ export class SshConnection {
         this.log.debug({ err: err.message, level: err.level }, 'ssh connection error');
       }
     });
-    client.on('authentication', (ctx) => void this.onAuthentication(ctx));
+    client.on('authentication', (ctx) => {
+      this.onAuthentication(ctx).catch((err: unknown) => {
+        this.log.error({ err }, 'authentication handler failed');
+        this.close('internal_error');
+      });
+    });
     client.on('session', (accept, reject) => {
-      if (this.state !== 'authenticated' || this.sessions >= MAX_SESSIONS_PER_CONNECTION) return reject();
+      if (this.state !== 'authenticated' || this.closing || this.sessions >= MAX_SESSIONS_PER_CONNECTION) return reject();
       this.sessions += 1;
       const session = accept();
-      this.deps.onSession(session, this.sessionContext());
+      try {
+        this.deps.onSession(session, this.sessionContext());
+      } catch (err) {
+        // A failing handler ends its own connection, never the process or other clients.
+        this.log.error({ err }, 'session handler failed');
+        this.close('internal_error');
+      }
     });
     // Port forwarding and socket forwarding are never offered (ssh2 would refuse them without
     // a listener too; being explicit keeps it so if ssh2's defaults change).
@@ -161,8 +172,16 @@ export class SshConnection {
   }
 
   onConnectionClose(cb: () => void): void {
-    if (this.state === 'closed') queueMicrotask(cb);
+    if (this.state === 'closed') queueMicrotask(() => this.runCloseCallback(cb));
     else this.closeCallbacks.push(cb);
+  }
+
+  private runCloseCallback(cb: () => void): void {
+    try {
+      cb();
+    } catch (err) {
+      this.log.error({ err }, 'connection close callback failed');
+    }
   }
 
   private sessionContext(): SessionContext {
@@ -184,6 +203,11 @@ export class SshConnection {
     if (this.socket.bytesRead > MAX_PREAUTH_BYTES) {
       ctx.reject(ONLY_PUBLICKEY);
       return this.close('preauth_bytes_exceeded');
+    }
+    // Another connection from this address got it banned: its other connections stop too.
+    if (this.deps.guard.bannedUntil(this.address) !== undefined) {
+      ctx.reject(ONLY_PUBLICKEY);
+      return this.close('banned');
     }
     const pk = ctx.method === 'publickey' ? ctx : undefined;
     const decision = decideAuth(
@@ -303,13 +327,7 @@ export class SshConnection {
       });
     }
     this.log.debug({ reason: this.closeReason }, 'ssh connection closed');
-    for (const cb of this.closeCallbacks.splice(0)) {
-      try {
-        cb();
-      } catch (err) {
-        this.log.error({ err }, 'connection close callback failed');
-      }
-    }
+    for (const cb of this.closeCallbacks.splice(0)) this.runCloseCallback(cb);
     this.deps.onClosed(this);
   }
 
