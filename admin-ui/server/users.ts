@@ -29,7 +29,7 @@ export interface UserStore {
   /** Creates the account; returns it with its TOTP secret (shown once to the admin). */
   create(user: NewUser): Promise<AdminUser>;
   remove(name: string): Promise<boolean>;
-  /** Checks password and TOTP code; a missing account costs a hash like a present one. */
+  /** Checks password and TOTP code (each code once); a missing account costs a hash like a present one. */
   authenticate(name: string, password: string, code: string, now?: Date): Promise<AdminUser | null>;
 }
 
@@ -40,14 +40,21 @@ export function randomPassword(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** TOTP code check, one 30 s step of tolerance either side for clock drift. */
-export async function checkTotp(secret: string, code: string, now: Date = new Date()): Promise<boolean> {
-  if (!/^\d{6}$/.test(code)) return false;
+/**
+ * TOTP code check, one 30 s step of tolerance either side for clock drift. Returns the time step
+ * the code belongs to, or null. `afterStep`: steps up to it are refused (RFC 6238 §5.2: a code
+ * is accepted once).
+ */
+export async function checkTotp(secret: string, code: string, now: Date = new Date(), afterStep?: number): Promise<number | null> {
+  if (!/^\d{6}$/.test(code)) return null;
   try {
-    const r = await verifyTotp({ secret, token: code, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 });
-    return r.valid;
+    const epoch = Math.floor(now.getTime() / 1000);
+    const r = await verifyTotp({ secret, token: code, epoch, epochTolerance: 30, ...(afterStep !== undefined ? { afterTimeStep: afterStep } : {}) });
+    if (!r.valid) return null;
+    // The functional API's result type covers HOTP too; a TOTP result carries its time step.
+    return 'timeStep' in r ? r.timeStep : Math.floor(epoch / 30) + r.delta;
   } catch {
-    return false; // a malformed stored secret authenticates nobody
+    return null; // a malformed stored secret authenticates nobody
   }
 }
 
@@ -61,6 +68,8 @@ export async function openUserStore(adminDir: string, options: { requireTotp: bo
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  // Last TOTP step accepted per account, so a code cannot be replayed (memory: one process).
+  const lastStep = new Map<string, number>();
   // A dummy hash so that an unknown name costs the same work as a known one.
   const dummy = await hash(randomPassword(), ARGON);
   let chain: Promise<unknown> = Promise.resolve();
@@ -100,7 +109,10 @@ export async function openUserStore(adminDir: string, options: { requireTotp: bo
       const ok = await verify(user?.passwordHash ?? dummy, password).catch(() => false);
       if (!user || !ok) return null;
       if (user.totpSecret === null) return options.requireTotp ? null : user;
-      return (await checkTotp(user.totpSecret, code, now)) ? user : null;
+      const step = await checkTotp(user.totpSecret, code, now, lastStep.get(name));
+      if (step === null) return null;
+      lastStep.set(name, step);
+      return user;
     },
   };
 }

@@ -5,7 +5,6 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'otplib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixture, type Fixture } from './fixture.js';
@@ -43,7 +42,7 @@ describe('admin UI in Chromium', () => {
     expect(page.url()).toBe(`${fx.url}/login`);
     await page.fill('input[name=username]', 'dpo');
     await page.fill('input[name=password]', fx.accounts.dpo.password);
-    await page.fill('input[name=totp]', await generate({ secret: fx.accounts.dpo.totpSecret }));
+    await page.fill('input[name=totp]', await fx.accounts.dpo.nextCode!());
     await Promise.all([page.waitForURL(/\/\?lang=fr$/), page.click('form.login button')]);
     await expect.poll(() => page.textContent('h1')).toBe('Tableau de bord');
     expect(await page.locator('svg.chart').count()).toBeGreaterThanOrEqual(2);

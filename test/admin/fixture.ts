@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from 'openpgp';
+import { generate } from 'otplib';
 import { createAdminApp, startAdminServer, type AdminServer } from '../../admin-ui/server/app.js';
 import { createAdminData, type AuditReader } from '../../admin-ui/server/data.js';
 import type { ThrottlePolicy } from '../../admin-ui/server/throttle.js';
@@ -109,7 +110,7 @@ export interface Fixture {
   /** The gateway's AuditLog (backend 'auditlog'). */
   readonly auditLog: AuditLog | null;
   readonly users: UserStore;
-  readonly accounts: Record<'admin' | 'dpo', DemoAccount>;
+  readonly accounts: Record<'admin' | 'dpo', LoginAccount>;
   readonly uploads: { accepted: string; rejected: string };
   readonly dataDir: string;
   close(): Promise<void>;
@@ -148,11 +149,22 @@ export async function startFixture(options: { throttle?: ThrottlePolicy; backend
   const users = await openUserStore(join(dataDir, 'admin'), { requireTotp: true });
   const demo = await createDemoAccounts(users);
   const data = createAdminData({ config, audit: reader });
-  const app = createAdminApp({ data, audit: sink, users, config, demo: true, log: silentLogger(), ...(options.throttle ? { throttle: options.throttle } : {}) });
+  // A TOTP code is accepted once: each login moves the app's clock one 30 s step ahead so that
+  // tests can sign in many times without waiting for the next real step.
+  let skewMs = 0;
+  const now = () => new Date(Date.now() + skewMs);
+  const withCode = (a: DemoAccount): LoginAccount => ({
+    ...a,
+    async nextCode() {
+      skewMs += 30_000;
+      return generate({ secret: a.totpSecret, epoch: Math.floor(now().getTime() / 1000) });
+    },
+  });
+  const app = createAdminApp({ data, audit: sink, users, config, demo: true, log: silentLogger(), now, ...(options.throttle ? { throttle: options.throttle } : {}) });
   const server = await startAdminServer({ app, host: '127.0.0.1', port: 0, dataDir });
   return {
     url: `https://127.0.0.1:${server.port}`, server, audit, auditLog, users, dataDir, uploads,
-    accounts: { admin: demo.find((a) => a.role === 'admin')!, dpo: demo.find((a) => a.role === 'dpo')! },
+    accounts: { admin: withCode(demo.find((a) => a.role === 'admin')!), dpo: withCode(demo.find((a) => a.role === 'dpo')!) },
     async close() {
       await server.close();
       await auditLog?.close();
@@ -160,6 +172,14 @@ export async function startFixture(options: { throttle?: ThrottlePolicy; backend
       await rm(confDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface LoginAccount {
+  readonly name: string;
+  readonly password: string;
+  readonly totpSecret: string;
+  /** A fresh code the app accepts (fixture clock); absent: the code of the real current step. */
+  nextCode?(): Promise<string>;
 }
 
 export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -204,9 +224,9 @@ export class Client {
     return m[1];
   }
 
-  async login(account: { name: string; password: string; totpSecret: string }, code?: string): Promise<Reply> {
-    const { generate } = await import('otplib');
+  async login(account: LoginAccount, code?: string): Promise<Reply> {
     const form = await this.get('/login');
-    return this.request('POST', '/login', { form: { _csrf: Client.csrf(form.body), username: account.name, password: account.password, totp: code ?? (await generate({ secret: account.totpSecret })) } });
+    const totp = code ?? (account.nextCode ? await account.nextCode() : await generate({ secret: account.totpSecret }));
+    return this.request('POST', '/login', { form: { _csrf: Client.csrf(form.body), username: account.name, password: account.password, totp } });
   }
 }

@@ -104,8 +104,7 @@ describe('sessions', () => {
     const form = await c.get('/login');
     const before = c.jar.get('__Host-passerelle');
     expect(before).toBeDefined();
-    const { generate } = await import('otplib');
-    const r = await c.request('POST', '/login', { form: { _csrf: Client.csrf(form.body), username: 'dpo', password: fx.accounts.dpo.password, totp: await generate({ secret: fx.accounts.dpo.totpSecret }) } });
+    const r = await c.request('POST', '/login', { form: { _csrf: Client.csrf(form.body), username: 'dpo', password: fx.accounts.dpo.password, totp: await fx.accounts.dpo.nextCode!() } });
     expect(r.status).toBe(303);
     const after = c.jar.get('__Host-passerelle');
     expect(after).toBeDefined();
@@ -132,6 +131,13 @@ describe('sessions', () => {
     expect(set).toMatch(/; Secure/);
     expect(set).toMatch(/; SameSite=Strict/);
     expect(set).not.toMatch(/Domain=/i);
+  });
+
+  it('accepts a TOTP code once (no replay), then a later code', async () => {
+    const code = await fx.accounts.admin.nextCode!();
+    expect((await new Client(fx.url).login(fx.accounts.admin, code)).status).toBe(303);
+    expect((await new Client(fx.url).login(fx.accounts.admin, code)).status).toBe(401);
+    expect((await new Client(fx.url).login(fx.accounts.admin)).status).toBe(303);
   });
 
   it('requires the TOTP code: right password with a wrong code fails', async () => {
