@@ -149,16 +149,18 @@ async function commit(
   const intake = u.intake ?? openIntake(s, u.entry.uploadId, u.dataset, u.name);
   u.entry.size = u.size;
   s.uploads.committed(partyId, u.dataset, u.name, u.entry);
-  await audit(s, {
-    type: 'sftp.upload.committed',
-    outcome: 'success',
-    refs: { upload: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
-    details: { bytes: u.size, clientName: u.name },
-  });
   let verdict: Verdict;
   try {
+    // No audit entry, no effect: the commit is durable in the trail before the intake decides.
+    await audit(s, {
+      type: 'sftp.upload.committed',
+      outcome: 'success',
+      refs: { upload: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
+      details: { bytes: u.size, clientName: u.name },
+    });
     verdict = await intake.finish(u.entry.stagingPath, u.size);
   } catch (err) {
+    intake.abort();
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');
     throw new GatewayError('GATEWAY_FAILURE', "erreur interne, renvoyez le fichier / internal error, send the file again", {}, { cause: err });
   }

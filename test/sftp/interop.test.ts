@@ -98,9 +98,10 @@ describe.each(CLIENTS)('$name', (client) => {
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(0);
     expect(readFileSync(local).equals(content)).toBe(true);
-    const ev = gw.audit.ofType('delivery.downloaded').find((e) => e.refs?.['file'] === name);
-    expect(ev?.details).toMatchObject({ complete: true, bytes: content.length });
-    expect(ev?.actor).toMatchObject({ id: COMMUNE, kind: 'recipient' });
+    // Some clients (lftp) quit without waiting for their CLOSE: the event may follow the exit.
+    const ev = await gw.audit.waitFor((e) => e.type === 'delivery.downloaded' && e.refs?.['file'] === name, 10_000);
+    expect(ev.details).toMatchObject({ complete: true, bytes: content.length });
+    expect(ev.actor).toMatchObject({ id: COMMUNE, kind: 'recipient' });
   });
 
   it('exits non-zero when the intake rejects the file', async () => {
