@@ -46,6 +46,11 @@ const KEEPALIVE_COUNT_MAX = 3;
  * The SSH server: our own net.Server accepts sockets and applies caps and bans before ssh2
  * sees a byte (then `injectSocket`); ssh2 speaks the protocol with an explicit algorithm list;
  * authentication is public-key only (auth.ts); accepted "session" channels go to `onSession`.
+ *
+ * Memory per pre-auth connection is bounded: ssh2 buffers at most one identification line
+ * (8 KiB, no greeting lines from clients) or one packet (35 000 bytes), our state is a few
+ * fields and two timers, the login timeout bounds its life and MAX_PREAUTH_BYTES what it may
+ * send before authenticating.
  */
 export async function startSshServer(opts: SshServerOptions): Promise<RunningSshServer> {
   const hostKeys = parseHostKeys(opts.hostKeys);

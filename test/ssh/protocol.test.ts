@@ -6,7 +6,7 @@ import { silentLogger } from '../../gateway/log.js';
 import { startSshServer } from '../../gateway/ssh/server.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { sshKeygen, tempDir, testConfig, TestConfigSource, RecordingAudit } from '../helpers/ssh-fixture.js';
-import { startSshHarness, type SshHarness } from './harness.js';
+import { run, sshArgs, startSshHarness, type SshHarness } from './harness.js';
 
 /** An unencrypted SSH binary packet (RFC 4253 §6), as sent before the first key exchange completes. */
 function packet(payload: Buffer): Buffer {
@@ -63,6 +63,35 @@ describe('strict key exchange (Terrapin, CVE-2023-48795)', () => {
     const e = await h.audit.waitFor((x) => x.type === 'ssh.negotiation_failed');
     expect(e.details?.['reason']).toMatch(/KEXINIT not first packet in strict KEX mode/);
     expect(e.details?.['client']).toBe('terrapin');
+  });
+});
+
+describe('malformed peers before authentication', () => {
+  let h: SshHarness;
+  beforeAll(async () => {
+    h = await startSshHarness();
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  async function sendAndWaitClose(data: Buffer): Promise<void> {
+    const s = connect({ host: '127.0.0.1', port: h.server.port });
+    s.on('error', () => undefined);
+    s.resume();
+    await new Promise((r) => s.once('connect', r));
+    s.write(data);
+    await new Promise((r) => s.once('close', r));
+  }
+
+  it('closes a peer whose identification line never ends, a greeting before it, or garbage packets', async () => {
+    await sendAndWaitClose(Buffer.from(`SSH-2.0-${'a'.repeat(20_000)}`));
+    await sendAndWaitClose(Buffer.from('hello there\r\nSSH-2.0-x\r\n'));
+    // A packet length far over the protocol maximum, then a megabyte of noise.
+    await sendAndWaitClose(Buffer.concat([Buffer.from('SSH-2.0-noise\r\n'), Buffer.from([0x7f, 0xff, 0xff, 0xff]), randomBytes(1 << 20)]));
+    // …and the server still serves.
+    const ok = await run('ssh', [...sshArgs(h, 'ludres', h.keys.recipient.privateKey), 'whoami']);
+    expect(ok.stdout).toBe('party=ludres\n');
   });
 });
 
