@@ -246,10 +246,12 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     });
   };
 
+  // Waits until everything queued so far is committed; flushes always go through run(), so two
+  // never overlap, even with a store whose append really is asynchronous.
   const drain = async (): Promise<void> => {
-    while (queue.length > 0 || flushing || scheduled) {
-      if (flushing) await flushing;
-      else await flush();
+    while (queue.length > 0 || flushing) {
+      if (!flushing) run();
+      await flushing;
     }
   };
 
