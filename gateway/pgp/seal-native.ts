@@ -6,7 +6,7 @@
  * lengths while the plaintext streams: memory is a few parts, whatever the size; the source is
  * read only as fast as the returned stream is read.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
 import type { PublicKey } from 'openpgp';
@@ -14,7 +14,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { SealOptions } from './seal.js';
 import { PartialPacketWriter } from './native-seal/framing.js';
 import { SeipdWriter } from './native-seal/seipd.js';
-import { signingMaterial, onePassPacket, dataHash, signaturePacket, type SealHash } from './native-seal/signer.js';
+import { signingMaterial, onePassPacket, dataHash, signaturePacket, type SealHash, type SigningMaterial } from './native-seal/signer.js';
 
 export interface NativeSealTuning {
   /** Partial body part size, as a power of two (default 18: 256 KiB; 9…30). */
@@ -33,44 +33,81 @@ async function sessionKeyPackets(recipientKey: PublicKey, sessionKey: Uint8Array
   });
 }
 
-async function* seal(source: AsyncIterator<Uint8Array>, opts: SealOptions, tuning: NativeSealTuning): AsyncGenerator<Buffer> {
-  const date = opts.date ?? new Date();
-  const hash = tuning.hash ?? 'sha256';
-  const partExp = tuning.partExp ?? DEFAULT_PART_EXP;
-  const signer = await signingMaterial(opts.signingKey, date);
-  const sessionKey = randomBytes(32);
-  const out: Uint8Array[] = [await sessionKeyPackets(opts.recipientKey, sessionKey, date)];
-  const seipd = new SeipdWriter(sessionKey, partExp, out);
-  const inner: Uint8Array[] = [];
-  const literal = new PartialPacketWriter(openpgp.enums.packet.literalData, partExp);
-  const h = dataHash(hash);
-  const flush = (): Buffer => {
-    for (const p of inner) seipd.write(p, out);
-    inner.length = 0;
-    const chunk = Buffer.concat(out);
-    out.length = 0;
-    return chunk;
-  };
+/**
+ * The synchronous core: feed plaintext chunks, get the message bytes completed so far. Made by
+ * `create` (which picks the keys, asynchronously); `update` and `final` only hash, encrypt and
+ * frame, so a caller may run them wherever it likes (a worker thread, a Transform).
+ */
+export class NativeSealer {
+  private readonly out: Uint8Array[];
+  private readonly inner: Uint8Array[] = [];
+  private readonly seipd: SeipdWriter;
+  private readonly literal: PartialPacketWriter;
+  private readonly hash: Hash;
+  private ended = false;
 
-  inner.push(onePassPacket(signer, hash));
-  const literalHeader = Buffer.alloc(6); // format 'b', empty file name, date
-  literalHeader[0] = 0x62;
-  literalHeader.writeUInt32BE(Math.floor(date.getTime() / 1000), 2);
-  literal.push(literalHeader, inner);
+  private constructor(private readonly signer: SigningMaterial, private readonly tuning: Required<NativeSealTuning>, private readonly date: Date, pkesk: Uint8Array, sessionKey: Uint8Array) {
+    this.out = [pkesk];
+    this.seipd = new SeipdWriter(sessionKey, tuning.partExp, this.out);
+    this.literal = new PartialPacketWriter(openpgp.enums.packet.literalData, tuning.partExp);
+    this.hash = dataHash(tuning.hash);
+    this.inner.push(onePassPacket(signer, tuning.hash));
+    const literalHeader = Buffer.alloc(6); // format 'b', empty file name, date
+    literalHeader[0] = 0x62;
+    literalHeader.writeUInt32BE(Math.floor(date.getTime() / 1000), 2);
+    this.literal.push(literalHeader, this.inner);
+  }
+
+  static async create(opts: SealOptions, tuning: NativeSealTuning = {}): Promise<NativeSealer> {
+    const date = opts.date ?? new Date();
+    const signer = await signingMaterial(opts.signingKey, date);
+    const sessionKey = randomBytes(32);
+    const pkesk = await sessionKeyPackets(opts.recipientKey, sessionKey, date);
+    return new NativeSealer(signer, { partExp: tuning.partExp ?? DEFAULT_PART_EXP, hash: tuning.hash ?? 'sha256' }, date, pkesk, sessionKey);
+  }
+
+  /** Takes plaintext; returns the message bytes now complete (whole parts), or null if none yet. */
+  update(chunk: Uint8Array): Buffer | null {
+    if (this.ended) throw new Error('NativeSealer: update after final');
+    if (chunk.length > 0) {
+      this.hash.update(chunk);
+      this.literal.push(chunk, this.inner);
+    }
+    if (this.inner.length === 0 && this.out.length === 0) return null;
+    const bytes = this.flush();
+    return bytes.length > 0 ? bytes : null;
+  }
+
+  /** Ends the plaintext: the rest of the message (last parts, signature, MDC). */
+  final(): Buffer {
+    if (this.ended) throw new Error('NativeSealer: final called twice');
+    this.ended = true;
+    this.literal.end(this.inner);
+    this.inner.push(signaturePacket(this.signer, this.tuning.hash, this.hash, this.date));
+    for (const p of this.inner) this.seipd.write(p, this.out);
+    this.inner.length = 0;
+    this.seipd.end(this.out);
+    return this.flush();
+  }
+
+  private flush(): Buffer {
+    for (const p of this.inner) this.seipd.write(p, this.out);
+    this.inner.length = 0;
+    const chunk = Buffer.concat(this.out);
+    this.out.length = 0;
+    return chunk;
+  }
+}
+
+async function* seal(source: AsyncIterator<Uint8Array>, opts: SealOptions, tuning: NativeSealTuning): AsyncGenerator<Buffer> {
+  const sealer = await NativeSealer.create(opts, tuning);
   for (;;) {
     const r = await source.next();
     if (r.done === true) break;
-    if (r.value.length === 0) continue;
-    h.update(r.value);
-    literal.push(r.value, inner);
-    if (inner.length > 0) yield flush();
+    const chunk = sealer.update(r.value);
+    if (chunk !== null) yield chunk;
   }
-  literal.end(inner);
-  inner.push(signaturePacket(signer, hash, h, date));
-  for (const p of inner) seipd.write(p, out);
-  inner.length = 0;
-  seipd.end(out);
-  yield flush();
+  yield sealer.final();
 }
 
 /**
