@@ -113,6 +113,8 @@ export interface Fixture {
   readonly accounts: Record<'admin' | 'dpo', LoginAccount>;
   readonly uploads: { accepted: string; rejected: string };
   readonly dataDir: string;
+  /** Moves the app's clock forward (session lifetime, lock-out windows). */
+  advance(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -164,6 +166,9 @@ export async function startFixture(options: { throttle?: ThrottlePolicy; backend
   const server = await startAdminServer({ app, host: '127.0.0.1', port: 0, dataDir });
   return {
     url: `https://127.0.0.1:${server.port}`, server, audit, auditLog, users, dataDir, uploads,
+    advance(ms: number) {
+      skewMs += ms;
+    },
     accounts: { admin: withCode(demo.find((a) => a.role === 'admin')!), dpo: withCode(demo.find((a) => a.role === 'dpo')!) },
     async close() {
       await server.close();

@@ -133,6 +133,35 @@ describe('sessions', () => {
     expect(set).not.toMatch(/Domain=/i);
   });
 
+  it('expires the cookie after 15 minutes of inactivity (Max-Age 900, renewed on each request)', async () => {
+    const c = new Client(fx.url);
+    const r = await c.login(fx.accounts.dpo);
+    const set = ([] as string[]).concat(r.headers['set-cookie'] ?? []).find((x) => x.startsWith('__Host-passerelle='));
+    const expires = Date.parse(/Expires=([^;]+)/.exec(set ?? '')?.[1] ?? '');
+    const date = Date.parse(String(r.headers['date']));
+    expect(Math.round((expires - date) / 60_000)).toBe(15);
+    const again = await c.get('/');
+    expect(([] as string[]).concat(again.headers['set-cookie'] ?? []).some((x) => x.startsWith('__Host-passerelle='))).toBe(true);
+  });
+
+  it('ends a session 8 hours after login even when active, and when the account is removed', async () => {
+    const lfx = await startFixture();
+    try {
+      const c = new Client(lfx.url);
+      expect((await c.login(lfx.accounts.dpo)).status).toBe(303);
+      expect((await c.get('/')).status).toBe(200);
+      lfx.advance(8 * 3_600_000 + 60_000);
+      expect((await c.get('/')).status).toBe(303);
+      const a = new Client(lfx.url);
+      expect((await a.login(lfx.accounts.admin)).status).toBe(303);
+      expect((await a.get('/users')).status).toBe(200);
+      await lfx.users.remove('admin');
+      expect((await a.get('/users')).status).toBe(303);
+    } finally {
+      await lfx.close();
+    }
+  });
+
   it('accepts a TOTP code once (no replay), then a later code', async () => {
     const code = await fx.accounts.admin.nextCode!();
     expect((await new Client(fx.url).login(fx.accounts.admin, code)).status).toBe(303);
