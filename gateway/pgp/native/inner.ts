@@ -22,6 +22,8 @@ export type Inner =
   | { kind: 'native'; data: AsyncIterable<Uint8Array>; signatures: VerificationResult[] };
 
 const { packet: TAG, compression } = openpgp.enums;
+/** GnuPG and sq make one per signing key; a stream of them is a resource attack. */
+const MAX_ONE_PASS_SIGNATURES = 16;
 
 function malformed(why: string): GatewayError {
   return new GatewayError('PGP_MALFORMED', "la structure OpenPGP n'est pas un message signé et chiffré unique / not a single signed and encrypted message", { why });
@@ -77,6 +79,7 @@ export async function openInner(plain: AsyncIterator<Uint8Array>, senderKeys: re
       return { kind: 'fallback', replay: seq.replay() };
     }
     ops.push(p);
+    if (ops.length > MAX_ONE_PASS_SIGNATURES) throw malformed('too many one-pass signatures');
     h = await readHeader(seq);
   }
   if (h === null || h.tag !== TAG.literalData || ops.length === 0) return { kind: 'fallback', replay: seq.replay() };
