@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,21 @@ describe('passerelle validate', () => {
     const e = validate('--dataset', 'faits-4001', fixture('corpus', 'faits-4001', 'FORMAT_ENCODING@3__windows-1252.csv'));
     expect(e.stdout).toContain('Windows-1252');
     expect(e.stdout).toContain('ligne 3');
+  });
+
+  it('refuses an encrypted file (made by gpg) or a missing one with a hint, exit 2', () => {
+    const home = join(tmp, 'gnupg');
+    mkdirSync(home, { mode: 0o700 });
+    const out = join(tmp, 'export.csv.gpg');
+    const gpg = spawnSync('gpg', ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', 'x', '--symmetric', '-o', out, fixture('valid', 'faits-4001.csv')], { encoding: 'utf8' });
+    spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
+    expect(gpg.status, gpg.stderr).toBe(0);
+    const r = validate('--dataset', 'faits-4001', out);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('OpenPGP chiffré');
+    const missing = validate('--dataset', 'faits-4001', join(tmp, 'absent.csv'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('introuvable');
   });
 
   it('exits 2 on a usage error or an unknown dataset', () => {

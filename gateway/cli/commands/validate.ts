@@ -5,6 +5,7 @@
  * FILE `-` reads standard input.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { datasetsSendable } from '../../config/conventions.js';
@@ -77,11 +78,38 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const kind = file === '-' ? 'plain' : await sniff(file);
+  if (kind !== 'plain') {
+    process.stderr.write(
+      kind === 'unreadable'
+        ? `passerelle validate: fichier introuvable ou illisible : ${file}\n`
+        : `passerelle validate: ${file} est un message OpenPGP chiffré ; validez l'export en clair, avant gpg --sign --encrypt\n`,
+    );
+    return 2;
+  }
   const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
   const result = await checkExport({ config, dataset, partnerId, uploadId: 'validation-locale', source, now, limits: config.settings.limits });
   if (values.json) process.stdout.write(JSON.stringify({ dataset: dataset.id, partner: partnerId ?? null, ...result }, null, 2) + '\n');
   else process.stdout.write(report(result, dataset.id, `${partnerId ?? ''}${partnerNote}`, file));
   return result.ok ? 0 : 1;
+}
+
+/** 'encrypted' for an OpenPGP message (armored, or binary starting with a public-key or symmetric-key session key packet). */
+async function sniff(file: string): Promise<'plain' | 'encrypted' | 'unreadable'> {
+  let head = Buffer.alloc(64);
+  try {
+    const fh = await open(file, 'r');
+    try {
+      head = head.subarray(0, (await fh.read(head, 0, 64, 0)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return 'unreadable';
+  }
+  const first = head[0] ?? 0;
+  const packet = (first >= 0x84 && first <= 0x87) || (first >= 0x8c && first <= 0x8f) || first === 0xc1 || first === 0xc3;
+  return packet || head.toString('latin1').startsWith('-----BEGIN PGP MESSAGE-----') ? 'encrypted' : 'plain';
 }
 
 function report(r: CheckResult, dataset: string, partner: string, file: string): string {
