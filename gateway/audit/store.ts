@@ -125,7 +125,8 @@ function where(f: EntryFilter): { sql: string; params: unknown[] } {
   if (f.from !== undefined) add('time >= ?', f.from);
   if (f.to !== undefined) add('time < ?', f.to);
   if (f.type !== undefined) {
-    if (f.type.endsWith('.*')) add('substr(type, 1, ?) = ?', f.type.length - 1, f.type.slice(0, -1));
+    // "sftp.*" → 'sftp.' <= type < 'sftp/' ('/' follows '.'): a range the type index can serve.
+    if (f.type.endsWith('.*')) add('type >= ? AND type < ?', f.type.slice(0, -1), `${f.type.slice(0, -2)}/`);
     else add('type = ?', f.type);
   }
   if (f.actor !== undefined) add('actor = ?', f.actor);

@@ -176,6 +176,16 @@ describe('AuditLog', () => {
   });
 });
 
+describe('type prefix queries', () => {
+  it('"a.*" matches a.x and a.x.y, never a-b.x, ab.x or a itself', async () => {
+    fx = fixture();
+    const log = await fx.open();
+    for (const type of ['a.x', 'a.x.y', 'a-b.x', 'ab.x', 'a', 'a_.x', 'b.x']) await log.append(event(1, { type }));
+    expect((await log.query({ type: 'a.*' })).map((r) => r.entry.type)).toEqual(['a.x', 'a.x.y']);
+    await log.close();
+  });
+});
+
 describe('retention', () => {
   it('purges details past retention, keeps proofs and verification working, records the purge', async () => {
     fx = fixture();
