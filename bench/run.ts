@@ -5,7 +5,8 @@
  * the table says why the gateway column is empty.
  *
  * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20),
- * BENCH_PARALLEL (default 32 clients), BENCH_PARALLEL_MIB (default 16 each).
+ * BENCH_PARALLEL (default 32 clients), BENCH_PARALLEL_MIB (default 16 each), BENCH_INTAKE_MIB
+ * (default 256; 0 skips the intake figure), BENCH_INTAKE_WORKERS (default 1).
  */
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,9 @@ export interface BenchOptions {
   /** Concurrent uploading clients and the size each sends (the "parallel" figure). */
   readonly parallel: number;
   readonly parallelMiB: number;
+  /** Size of the signed+encrypted export for the intake figure (0: skip), and intake worker threads. */
+  readonly intakeMiB: number;
+  readonly intakeWorkers: number;
   /** Run bench/audit.ts and bench/pgp.ts when present (default true; the smoke tests skip them). */
   readonly extras?: boolean;
   /** Skip the gateway even if it is runnable (smoke tests of the reference side). */
@@ -49,6 +53,7 @@ export interface BenchResults {
   readonly sessions: number;
   readonly parallel: number;
   readonly parallelMiB: number;
+  readonly intakeMiB: number;
   readonly gateway: { readonly ran: boolean; readonly note?: string };
   readonly figures: Record<string, Figure>;
   readonly extra: Record<string, Record<string, number>>;
@@ -67,6 +72,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
     sessions: int(env.BENCH_SESSIONS, 20),
     parallel: int(env.BENCH_PARALLEL, 32),
     parallelMiB: int(env.BENCH_PARALLEL_MIB, 16),
+    intakeMiB: env.BENCH_INTAKE_MIB === '0' ? 0 : int(env.BENCH_INTAKE_MIB, 256),
+    intakeWorkers: env.BENCH_INTAKE_WORKERS === '0' ? 0 : int(env.BENCH_INTAKE_WORKERS, 1),
   };
 }
 
@@ -174,6 +181,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       parallel: figure('MB/s', '≥ 0.8×', par.a, par.b, (ms) => mbPerSec(opts.parallel * smallBytes, ms)),
     };
     if (gw?.note) notes.push(gw.note);
+    if (gw && opts.intakeMiB > 0) {
+      const r = await intakeFigure(opts, work, log).catch((e: unknown) => {
+        notes.push(`intake: failed: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      });
+      if (r) figures.intake = r;
+    }
 
     const extra: Record<string, Record<string, number>> = gw ? { gateway: { 'peak RSS MiB (upload, target ≤ 256)': round(peakRssMiB, 1) } } : {};
     for (const [name, fn] of opts.extras === false ? [] : ([['audit', 'benchAudit'], ['pgp', 'benchPgp']] as const)) {
@@ -190,6 +204,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       sessions: opts.sessions,
       parallel: opts.parallel,
       parallelMiB: opts.parallelMiB,
+      intakeMiB: opts.intakeMiB,
       gateway: gw ? { ran: true } : { ran: false, note: gatewayNote ?? 'not run' },
       figures,
       extra,
@@ -200,6 +215,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     await sshd?.close().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Signed+encrypted export: `gpg --decrypt` (A) against upload-to-verdict on the real pipeline (B). */
+async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) => void): Promise<Figure> {
+  const bytes = opts.intakeMiB * 1024 * 1024;
+  const { startIntakeBench } = await import('./intake.js');
+  const ib = await startIntakeBench(work, bytes, opts.intakeWorkers);
+  const a: number[] = [];
+  const b: number[] = [];
+  try {
+    log(`intake ${opts.intakeMiB} MiB signed+encrypted CSV × ${opts.runs} (${opts.intakeWorkers} worker(s))`);
+    for (let k = 0; k < opts.runs; k++) {
+      const { file } = await ib.prepare(k);
+      a.push(await ib.gpgDecrypt(file));
+      b.push(await ib.upload(file, k));
+      await rm(file, { force: true });
+    }
+  } finally {
+    await ib.close();
+  }
+  return figure('MB/s', '≥ 0.5×', a, b, (ms) => mbPerSec(bytes, ms));
 }
 
 /** bench/audit.ts and bench/pgp.ts are written by others; run them when they exist. */
@@ -232,7 +268,9 @@ export function renderResults(r: BenchResults): string {
         ? `sessions (${r.sessions} sequential)`
         : name === 'parallel'
           ? `parallel ${r.parallel} × ${r.parallelMiB} MiB`
-          : `${name} ${r.sizeMiB} MiB`,
+          : name === 'intake'
+            ? `intake ${r.intakeMiB} MiB (vs gpg --decrypt)`
+            : `${name} ${r.sizeMiB} MiB`,
     reference: fmt(f.reference, f.unit),
     gateway: fmt(f.gateway, f.unit),
     ratio: f.ratio === null ? '—' : `${f.ratio}×`,

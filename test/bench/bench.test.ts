@@ -38,7 +38,8 @@ describe('bench/stats', () => {
     expect(lines[2]).toMatch(/^upload\s+1 MB\/s\s+—\s+—\s+≥ 1\.0×$/);
   });
   it('reads its settings from the environment and refuses nonsense', () => {
-    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16 });
+    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16, intakeMiB: 256, intakeWorkers: 1 });
+    expect(optionsFromEnv({ BENCH_INTAKE_MIB: '0' }).intakeMiB).toBe(0);
     expect(optionsFromEnv({ BENCH_SIZE_MIB: '2' }).sizeMiB).toBe(2);
     expect(() => optionsFromEnv({ BENCH_RUNS: '0' })).toThrow();
     expect(() => optionsFromEnv({ BENCH_SIZE_MIB: 'x' })).toThrow();
@@ -94,7 +95,7 @@ describe('bench reference: throwaway OpenSSH sshd driven by the sftp client', ()
 
 describe('runBench (tiny sizes)', () => {
   it('measures the OpenSSH reference and renders a table', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 2, parallelMiB: 1, referenceOnly: true, extras: false });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 2, parallelMiB: 1, intakeMiB: 0, intakeWorkers: 0, referenceOnly: true, extras: false });
     for (const name of ['upload', 'download', 'sessions', 'parallel'] as const) {
       const f = r.figures[name];
       expect(f?.reference).toBeGreaterThan(0);
@@ -130,9 +131,10 @@ describe('bench gateway side (tiny sizes)', () => {
   }, 60_000);
 
   it('runBench fills the gateway column and the ratio', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, extras: false });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, extras: false });
     expect(r.gateway).toEqual({ ran: true });
-    for (const name of ['upload', 'download', 'sessions', 'parallel'] as const) {
+    expect(r.notes.filter((n) => n.startsWith('intake'))).toEqual([]);
+    for (const name of ['upload', 'download', 'sessions', 'parallel', 'intake'] as const) {
       expect(r.figures[name]?.gateway).toBeGreaterThan(0);
       expect(r.figures[name]?.ratio).toBeGreaterThan(0);
     }

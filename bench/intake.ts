@@ -1,0 +1,120 @@
+/**
+ * The "intake" figure (performance.md): a signed+encrypted faits-4001 CSV export (GnuPG, no
+ * compression), uploaded by the OpenSSH client to the whole gateway with its real pipeline —
+ * upload start to verdict, including decrypt, verify, parse, validate, route, re-encrypt for
+ * every recipient and publish — against `gpg --decrypt` of the same file. Each run sends a
+ * different export, so none is a duplicate of an earlier one.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import { startGateway, type IntakeDeps } from '../gateway/app.js';
+import { assembleIntake } from '../gateway/intake/assemble.js';
+import type { Intake } from '../gateway/intake/contract.js';
+import { projectRoot } from '../gateway/config/project.js';
+import { silentLogger } from '../gateway/log.js';
+import { readGatewayPgp } from '../gateway/kit/inputs.js';
+import { demoIdentity, BENCH_DATASET, BENCH_PARTNER } from './gateway.js';
+import { runBatchOk, q, type SftpTarget } from './sftp.js';
+
+/** The 20 INSEE codes of the demo territory (records spread over every commune). */
+const INSEE = ['54025', '54165', '54184', '54197', '54257', '54265', '54274', '54300', '54304', '54328',
+  '54339', '54357', '54395', '54439', '54482', '54495', '54498', '54526', '54547', '54578'];
+
+/** Writes a valid faits-4001 CSV of at least `bytes` bytes; ids carry `tag` so files differ. */
+export async function writeExport(path: string, bytes: number, tag: string): Promise<number> {
+  const out = createWriteStream(path);
+  const day = new Date(Date.now() - 5 * 86_400_000).toISOString().slice(0, 10);
+  let written = 0;
+  let n = 0;
+  const header = 'id_fait;date_faits;heure_faits;index_4001;code_insee;adresse;x;y;tentative\n';
+  out.write(header);
+  written += header.length;
+  while (written < bytes) {
+    let chunk = '';
+    for (let k = 0; k < 1000; k++, n++) {
+      chunk += `${tag}-${n};${day};21:30;${(n % 90) + 1};${INSEE[n % INSEE.length]};;;;${n % 2}\n`;
+    }
+    written += chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'close');
+  return n;
+}
+
+function gpg(home: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--trust-model', 'always', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err.length < 2000 ? (err += d.toString()) : undefined));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`gpg ${args[0]}: ${err.trim()}`))));
+  });
+}
+
+export interface IntakeBench {
+  /** Makes export number `k` (plaintext, then signed+encrypted); returns its path and record count. */
+  prepare(k: number): Promise<{ file: string; records: number }>;
+  /** Reference: gpg --decrypt (and verify) to /dev/null with the gateway's key. */
+  gpgDecrypt(file: string): Promise<number>;
+  /** The gateway: sftp put until the verdict (the client exits 0 only when accepted). */
+  upload(file: string, k: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startIntakeBench(work: string, bytes: number, workers: number): Promise<IntakeBench> {
+  const root = projectRoot();
+  const keys = join(root, 'keys-example');
+  const partnerHome = join(work, 'gnupg-partner');
+  const gatewayHome = join(work, 'gnupg-gateway');
+  for (const h of [partnerHome, gatewayHome]) await mkdir(h, { recursive: true, mode: 0o700 });
+  await gpg(partnerHome, ['--import', join(keys, BENCH_PARTNER, 'pgp.sec.asc'), join(keys, 'gateway', 'pgp.pub.asc')]);
+  await gpg(gatewayHome, ['--import', join(keys, 'gateway', 'pgp.sec.asc'), join(keys, BENCH_PARTNER, 'pgp.pub.asc')]);
+
+  let deps: IntakeDeps | undefined;
+  let intake: (Intake & { close(): Promise<void> }) | undefined;
+  const gateway = await startGateway({
+    configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'),
+    demo: true,
+    env: {},
+    log: silentLogger(),
+    adjustSettings: (s) => ({ ...s, dataDir: join(work, 'intake-data'), sftp: { host: '127.0.0.1', port: 0 } }),
+    // startGateway wants an intake now; the real one is built from the running gateway's parts.
+    intake: (d) => ((deps = d), { open: (ctx) => intake!.open(ctx) }),
+  });
+  try {
+    intake = await assembleIntake({ ...deps!, auditLog: gateway.auditLog, workers });
+  } catch (e) {
+    await gateway.close();
+    throw e;
+  }
+  const knownHosts = join(work, 'known_hosts_intake');
+  await writeFile(knownHosts, gateway.knownHostsLine + '\n');
+  const target: SftpTarget = { host: '127.0.0.1', port: gateway.sftp.port, user: BENCH_PARTNER, identity: await demoIdentity(root, BENCH_PARTNER, work), knownHosts };
+  const cfg = gateway.config.current();
+  const gwFpr = (await readGatewayPgp(resolve(cfg.dir, cfg.settings.keys.pgpPublicKey))).fingerprint;
+
+  return {
+    async prepare(k) {
+      const plain = join(work, `export-${k}.csv`);
+      const records = await writeExport(plain, bytes, `B${k}`);
+      const file = `${plain}.gpg`;
+      await gpg(partnerHome, ['-z', '0', '--recipient', gwFpr, '--sign', '--encrypt', '--output', file, plain]);
+      await rm(plain, { force: true });
+      return { file, records };
+    },
+    gpgDecrypt: (file) => gpg(gatewayHome, ['--output', '/dev/null', '--decrypt', file]),
+    upload: (file, k) => runBatchOk(target, [`put ${q(file)} /inbox/${BENCH_DATASET}/export-${k}.csv.gpg`], work),
+    async close() {
+      await gateway.close();
+      await intake?.close();
+      for (const h of [partnerHome, gatewayHome]) {
+        await new Promise((r) => spawn('gpgconf', ['--homedir', h, '--kill', 'all'], { stdio: 'ignore' }).once('close', r).once('error', r));
+      }
+    },
+  };
+}
