@@ -56,6 +56,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   const s: SessionState = { ctx, deps, uploads, limits, alive: true };
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
+  let opening = 0;
   let inflight = 0;
   let endRequested = false;
   let cleanedUp = false;
@@ -170,24 +171,35 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
 
   sftp.on('OPEN', (reqid: number, filename: string, pflags: number) =>
     run(reqid, async () => {
-      if (handles.size >= limits.maxOpenHandles) {
+      // Opens still in progress count too, so concurrent OPENs cannot overshoot the cap.
+      if (handles.size + opening >= limits.maxOpenHandles) {
         fail('LIMIT_HANDLES');
         throw new GatewayError('LIMIT_HANDLES', 'trop de fichiers ouverts / too many open handles');
       }
-      if (pflags & PFLAG_WRITE) {
-        const node = at('open-write', filename);
-        if (node.type !== 'upload') throw refusal('PERMISSION_DENIED');
-        const h = await openWrite(s, node, pflags);
+      opening++;
+      try {
+        if (pflags & PFLAG_WRITE) {
+          const node = at('open-write', filename);
+          if (node.type !== 'upload') throw refusal('PERMISSION_DENIED');
+          const h = await openWrite(s, node, pflags);
+          if (!s.alive) {
+            await abandon(s, h);
+            throw new GatewayError('UPLOAD_INCOMPLETE', 'session terminée / session ended');
+          }
+          return addHandle(h);
+        }
+        if (!(pflags & PFLAG_READ)) throw refusal('PERMISSION_DENIED');
+        const node = at('open-read', filename);
+        if (node.type !== 'receipt' && node.type !== 'delivery') throw refusal('PERMISSION_DENIED');
+        const h = await openRead(s, node);
         if (!s.alive) {
-          await abandon(s, h);
-          throw new GatewayError('UPLOAD_INCOMPLETE', 'session terminée / session ended');
+          await closeRead(s, h);
+          throw new GatewayError('PATH_NOT_FOUND', 'session terminée / session ended');
         }
         return addHandle(h);
+      } finally {
+        opening--;
       }
-      if (!(pflags & PFLAG_READ)) throw refusal('PERMISSION_DENIED');
-      const node = at('open-read', filename);
-      if (node.type !== 'receipt' && node.type !== 'delivery') throw refusal('PERMISSION_DENIED');
-      return addHandle(await openRead(s, node));
     }),
   );
 

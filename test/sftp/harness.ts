@@ -56,6 +56,7 @@ export interface Gateway {
   readonly knownHosts: string;
   readonly fingerprint: string;
   readonly server: RunningSshServer;
+  readonly config: TestConfigSource;
   close(): Promise<void>;
 }
 
@@ -110,6 +111,7 @@ export async function startGateway(limits: Partial<SftpLimits> = {}): Promise<Ga
     knownHosts,
     fingerprint: server.fingerprint,
     server,
+    config: source,
     async close() {
       uploads.close();
       await server.close();

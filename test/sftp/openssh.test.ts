@@ -147,6 +147,22 @@ describe('partner view', () => {
   });
 });
 
+describe('configuration changes', () => {
+  it('a convention that ends takes effect on the next request of a live session', async () => {
+    const { sftp, client } = await ssh2Sftp(gw, PARTNER);
+    const before = gw.config.current();
+    try {
+      expect((await p.stat(sftp, `/inbox/${DS}`)).isDirectory()).toBe(true);
+      gw.config.set({ ...before, conventions: before.conventions.filter((c) => !c.senders.some((g) => g.party === PARTNER)) });
+      await expect(p.stat(sftp, `/inbox/${DS}`)).rejects.toMatchObject({ code: 2 });
+      await expect(p.open(sftp, `/inbox/${DS}/late.pgp`, 'w')).rejects.toMatchObject({ code: 2 });
+    } finally {
+      gw.config.set(before);
+      client.end();
+    }
+  });
+});
+
 describe('recipient view', () => {
   it('sees only its own outbox; downloads with correct sizes and times; deletes', async () => {
     const mine = publish(gw, COMMUNE, DS, 'mine.ndjson.pgp', 'abc');
@@ -265,6 +281,22 @@ describe('resumable uploads', () => {
     expect(r.code).toBe(0);
     const f = gw.intake.finished.at(-1)!;
     expect(f.pushedBytes).toBe(content.length);
+  });
+
+  it('one name is written by one handle at a time; partials are private to their partner', async () => {
+    const a = await ssh2Sftp(gw, PARTNER);
+    const b = await ssh2Sftp(gw, PARTNER);
+    const h = await p.open(a.sftp, `/inbox/${DS}/same.pgp`, 'w');
+    await expect(p.open(b.sftp, `/inbox/${DS}/same.pgp`, 'w')).rejects.toMatchObject({ code: 3 });
+    await p.write(a.sftp, h, Buffer.from('abc'), 0);
+    a.client.destroy();
+    await gw.audit.waitFor((e) => e.type === 'sftp.upload.aborted' && e.details?.['clientName'] === 'same.pgp');
+    expect(await p.readdir(b.sftp, `/inbox/${DS}`)).toContain('same.pgp');
+    b.client.end();
+    const other = await ssh2Sftp(gw, OTHER_PARTNER);
+    expect(await p.readdir(other.sftp, `/inbox/${OTHER_DS}`)).toEqual([]);
+    await expect(p.stat(other.sftp, `/inbox/${DS}/same.pgp`)).rejects.toMatchObject({ code: 2 });
+    other.client.end();
   });
 
   it('a file with a hole is refused as incomplete', async () => {
