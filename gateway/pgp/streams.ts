@@ -1,11 +1,12 @@
 /** Bridges between Node streams, async iterables and the Web Streams that openpgp.js speaks. */
 import { Readable } from 'node:stream';
 
-export type InputStream = ReadableStream<Uint8Array> | Readable;
+/** What openMessage reads: a web stream, a Node Readable or any async iterable of chunks. */
+export type InputStream = ReadableStream<Uint8Array> | Readable | AsyncIterable<Uint8Array>;
 
-/** The chunks of a web stream or a Node Readable, without converting one into the other. */
+/** The chunks of the input, without converting one kind of stream into another. */
 export function chunksOf(input: InputStream): AsyncIterator<Uint8Array> {
-  if (input instanceof Readable) return input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  if (!(input instanceof ReadableStream)) return input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
   const reader = input.getReader();
   return {
     async next() {

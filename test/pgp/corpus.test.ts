@@ -241,6 +241,16 @@ describe('openMessage: GnuPG / Sequoia acceptance and the adversarial corpus', (
     expect(out.code, String((out.error as Error | undefined)?.message) + String((out.error as Error | undefined)?.cause)).toBe((c.expect as { code: string }).code);
   });
 
+  it('accepts an async iterable as input', async () => {
+    const msg = signEncrypt(ctx, PARTNER_ED);
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < msg.length; off += 777) yield msg.subarray(off, off + 777);
+    }
+    const out = await consume(chunks(), options({ name: '', make: () => msg, expect: { signer: PARTNER_ED } }));
+    expect(out.verdict?.signer).toBe(ctx.fpr[PARTNER_ED]);
+    expect(out.plaintext.equals(ctx.body)).toBe(true);
+  });
+
   it('accepts a Node Readable as input, and ignores the literal file name', async () => {
     const file = ctx.g.write('evil-name.ndjson', ctx.body);
     const msg = ctx.g.gpgOk(['--local-user', `<${PARTNER_ED}>`, '--recipient', `<${GATEWAY}>`, '--set-filename', '../../etc/passwd', '--sign', '--encrypt', '--output', '-', file]);
