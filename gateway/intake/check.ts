@@ -98,10 +98,11 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   let flaggedCount = 0;
   let outside = 0;
   let fileError: CheckError | undefined;
+  let firstOutside: CheckError | undefined; // kept even past maxErrors: it decides the verdict
 
   const finish = (): CheckResult => {
     const ok = fileError === undefined && outside === 0 && (policy === 'skip_invalid' ? accepted > 0 || errorCount === 0 : errorCount === 0);
-    const first = fileError ?? errors.find((e) => e.code === 'OUTSIDE_TERRITORY') ?? errors[0];
+    const first = fileError ?? firstOutside ?? errors[0];
     const summary = ok
       ? `accepté : ${accepted} enregistrement(s)${errorCount ? `, ${errorCount} écarté(s)` : ''}, ${Object.keys(perRecipient).length} destinataire(s), ${unroutable} sans destinataire`
       : `refusé : ${first ? `${first.code} ${first.recordNo !== null ? `enregistrement ${first.recordNo} ligne ${first.line} ` : ''}— ${first.message}` : 'aucun enregistrement valide'}`;
@@ -138,7 +139,9 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
         const route = router.route(r.value, point);
         if (route.outsidePartner) {
           outside++;
-          bad('OUTSIDE_TERRITORY', { field: '/code_insee', message: `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire` });
+          const message = `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire`;
+          firstOutside ??= { code: 'OUTSIDE_TERRITORY', recordNo: r.recordNo, line: r.line, field: '/code_insee', message };
+          bad('OUTSIDE_TERRITORY', { field: '/code_insee', message });
           continue;
         }
         if (route.flagged) {

@@ -175,3 +175,14 @@ describe('flag rule', () => {
     expect(pm.route({}, interiorPoint('54328')).recipients).toEqual([]);
   });
 });
+
+describe('verdict code', () => {
+  it('is OUTSIDE_TERRITORY under skip_invalid even when that error comes after maxErrors others', async () => {
+    const bad = Array.from({ length: 4 }, (_, i) => `B-${i};2026-03-10;54328;R;vandalisme`).join('\n');
+    const csv = `reference;date_constat;code_insee;residence;nature\n${bad}\nB-9;2026-03-10;54528;R;tag\nB-10;2026-03-10;54328;R;tag\n`;
+    const res = await check('incivilites-bailleur', csv, { policy: 'skip_invalid', limits: { maxRecords: 100, maxErrors: 2 } });
+    expect(res.ok).toBe(false);
+    expect(res.code).toBe('OUTSIDE_TERRITORY');
+    expect(res.message).toContain('enregistrement 5 ligne 6');
+  });
+});
