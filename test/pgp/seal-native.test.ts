@@ -12,7 +12,9 @@ import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GnuPG, run } from './gnupg.js';
 import { consume, loadPrivate, loadPublic, GATEWAY } from './fixtures.js';
-import { sealNative, type NativeSealTuning } from '../../gateway/pgp/seal-native.js';
+import { sealNative, NativeSealer, type NativeSealTuning } from '../../gateway/pgp/seal-native.js';
+import { PartialPacketWriter, fixedLength } from '../../gateway/pgp/native-seal/framing.js';
+import { ByteReader, readHeader, packetBody } from '../../gateway/pgp/native/bytes.js';
 import { DEFAULT_MAX_AGE_MS } from '../../gateway/pgp/open.js';
 import { GatewayError, isGatewayError } from '../../gateway/errors.js';
 
@@ -261,5 +263,62 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
     writeFileSync(g.path('a.pgp'), a);
     expectGpgGood(g.path('a.pgp'), body);
     await expectOpenpgpGood(b, body);
+  });
+});
+
+describe('PartialPacketWriter, read back by the decrypt side\'s packet reader', () => {
+  async function roundTrip(body: Buffer, pushes: number[], exp: number): Promise<{ bytes: Buffer; kind: string; read: Buffer }> {
+    const w = new PartialPacketWriter(11, exp);
+    const out: Uint8Array[] = [];
+    let off = 0;
+    for (const n of pushes) { w.push(body.subarray(off, off + n), out); off += n; }
+    w.push(body.subarray(off), out);
+    w.end(out);
+    const bytes = Buffer.concat(out);
+    async function* once(): AsyncGenerator<Uint8Array> { yield bytes; }
+    const r = new ByteReader(once());
+    const h = await readHeader(r);
+    if (h === null) throw new Error('no packet');
+    const parts: Uint8Array[] = [];
+    for await (const c of packetBody(r, h)) parts.push(c);
+    expect(await r.atEnd()).toBe(true);
+    expect(h.tag).toBe(11);
+    return { bytes, kind: h.kind, read: Buffer.concat(parts) };
+  }
+
+  for (const size of [0, 1, 191, 192, 511, 512, 513, 1023, 1024, 1025, 8383, 8384, 100_000]) {
+    it(`${size} bytes in 512-byte parts`, async () => {
+      const body = randomBytes(size);
+      const { bytes, kind, read } = await roundTrip(body, [1, 300, 211, 1], 9);
+      expect(read.equals(body)).toBe(true);
+      expect(kind).toBe(size >= 512 ? 'partial' : 'fixed');
+      if (size >= 512) {
+        expect(bytes.subarray(0, 2)).toEqual(Buffer.from([0xcb, 224 + 9]));
+        // The last length is a fixed one for what is left, 0 when the parts came out even.
+        const left = size % 512;
+        const tail = fixedLength(left);
+        expect(bytes.subarray(bytes.length - left - tail.length, bytes.length - left)).toEqual(Buffer.from(tail));
+      }
+    });
+  }
+
+  it('refuses part sizes RFC 9580 does not allow (first part under 512 bytes, over 2^30)', () => {
+    expect(() => new PartialPacketWriter(11, 8)).toThrow(RangeError);
+    expect(() => new PartialPacketWriter(11, 31)).toThrow(RangeError);
+  });
+});
+
+describe('NativeSealer', () => {
+  it('refuses input after final and a second final', async () => {
+    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email: 'gw@passerelle.test' }], format: 'object', config: { v6Keys: false } });
+    const sealer = await NativeSealer.create({ recipientKey: publicKey, signingKey: privateKey });
+    const head = sealer.update(Buffer.from('abc'));
+    const tail = sealer.final();
+    expect(() => sealer.update(Buffer.from('x'))).toThrow();
+    expect(() => sealer.final()).toThrow();
+    const message = await openpgp.readMessage({ binaryMessage: Buffer.concat([head ?? Buffer.alloc(0), tail]) });
+    const { data, signatures } = await openpgp.decrypt({ message, decryptionKeys: privateKey, verificationKeys: publicKey, expectSigned: true, format: 'binary' });
+    expect(Buffer.from(data).toString()).toBe('abc');
+    expect(await signatures[0]?.verified).toBe(true);
   });
 });
