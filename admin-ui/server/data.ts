@@ -114,6 +114,16 @@ export async function* scanAudit(reader: Pick<AuditReader, 'query'>, filter: Aud
   }
 }
 
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/** Milliseconds encoded in the first 10 characters of a gateway ULID, or null. */
+export function ulidTime(id: string): number | null {
+  if (!/^[0-9a-hjkmnp-tv-z]{26}$/.test(id)) return null;
+  let t = 0;
+  for (const c of id.slice(0, 10)) t = t * 32 + CROCKFORD.indexOf(c);
+  return t;
+}
+
 export function createAdminData(deps: { config: ConfigSource; audit: AuditReader; dashboardDays?: number }): AdminData {
   const { config, audit } = deps;
   const days = deps.dashboardDays ?? 14;
@@ -129,6 +139,15 @@ export function createAdminData(deps: { config: ConfigSource; audit: AuditReader
       const entries: AuditEntryView[] = [];
       for await (const e of scanAudit(audit, { uploadId })) entries.push(e);
       if (!entries.length) return null;
+      // sftp/ records the commit with refs.upload (not uploadId): look for it between the
+      // upload's creation (the time in its ULID) and its first entry.
+      const made = ulidTime(uploadId);
+      const first = entries.reduce((a, e) => (e.time < a ? e.time : a), entries[0]!.time);
+      if (made !== null) {
+        for await (const e of scanAudit(audit, { type: 'sftp.upload.committed', from: new Date(made - 1000).toISOString(), to: new Date(Date.parse(first) + 1000).toISOString() })) {
+          if (e.refs['upload'] === uploadId && !entries.some((x) => x.index === e.index)) entries.push(e);
+        }
+      }
       // Downloads are recorded by recipient and file name, not by upload: find them per delivery.
       const seen = new Set(entries.map((e) => e.index));
       for (const p of entries.filter((e) => DELIVERY_PUBLISHED.has(e.type))) {

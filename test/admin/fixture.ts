@@ -76,7 +76,7 @@ export type Adder = (event: AuditEvent, time: string) => Promise<unknown>;
 export async function seedWith(add: Adder, now: Date): Promise<{ accepted: string; rejected: string }> {
   const t = (minutesAgo: number) => new Date(now.getTime() - minutesAgo * 60_000).toISOString();
   const accepted = newId(now.getTime() - 3_600_000);
-  const rejected = newId(now.getTime() - 1_800_000);
+  const rejected = newId(now.getTime() - 1_500_000 - 5_000);
   const pn = { id: 'police-nationale', kind: 'partner' as const, source: '192.0.2.10:50022' };
   await add({ type: 'ssh.auth', actor: pn, outcome: 'success', refs: { key: 'SHA256:abc' } }, t(62));
   await add({ type: 'sftp.upload.committed', actor: pn, outcome: 'success', refs: { uploadId: accepted, sha256: 'ab'.repeat(32) }, details: { bytes: 1234, fileName: 'export-2026.pgp' } }, t(61));
@@ -91,7 +91,8 @@ export async function seedWith(add: Adder, now: Date): Promise<{ accepted: strin
   // A partial read of the other delivery: not an acknowledgement.
   await add({ type: 'delivery.downloaded', actor: { id: 'observatoire', kind: 'recipient', source: '192.0.2.21:40001' }, outcome: 'info', refs: { file: `${accepted}-faits-4001.ndjson.pgp`, dataset: 'faits-4001' }, details: { complete: false, bytes: 2000, bytesRead: 100 } }, t(20));
   const pm = { id: 'police-municipale-ludres', kind: 'partner' as const, source: '192.0.2.11:50023' };
-  await add({ type: 'sftp.upload.committed', actor: pm, outcome: 'success', refs: { uploadId: rejected }, details: { fileName: `${XSS}.pgp` } }, t(25));
+  // As sftp/ writes it: the upload id under refs.upload.
+  await add({ type: 'sftp.upload.committed', actor: pm, outcome: 'success', refs: { upload: rejected, dataset: 'main-courante-pm' }, details: { bytes: 100, clientName: `${XSS}.pgp` } }, t(25));
   await add({ type: 'upload.rejected', actor: pm, outcome: 'failure', refs: { uploadId: rejected }, details: { reason: 'SCHEMA_INVALID', message: `champ ${XSS} invalide`, value: XSS } }, t(25));
   return { accepted, rejected };
 }

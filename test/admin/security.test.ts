@@ -221,6 +221,15 @@ describe('hostile strings are rendered inert', () => {
     }
   });
 
+  it('shows the rejected upload\'s chain, including the commit sftp/ records under refs.upload', async () => {
+    const { client } = await session('dpo');
+    const r = await client.get(`/transfer/${fx.uploads.rejected}`);
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<code>sftp.upload.committed</code>');
+    expect(r.body).toContain('<code>upload.rejected</code>');
+    expect(r.body).toContain('clientName</span>=<span class="v">&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
   it('answers a malformed filter with 400 and does not echo it', async () => {
     const { client } = await session('dpo');
     const r = await client.get(`/audit?from=${encodeURIComponent('<script>')}`);

@@ -118,6 +118,15 @@ describe('register and parties', () => {
   });
 });
 
+describe('ulidTime', () => {
+  it('reads back the time a gateway id was made at', async () => {
+    const { newId } = await import('../../gateway/ids.js');
+    const { ulidTime } = await import('../../admin-ui/server/data.js');
+    expect(ulidTime(newId(1_795_893_150_953))).toBe(1_795_893_150_953);
+    expect(ulidTime('not-an-id')).toBeNull();
+  });
+});
+
 describe('i18n', () => {
   it('fills placeholders and keeps unknown ones', () => {
     expect(t('fr', 'results', { n: 3, page: 1, pages: 2 })).toBe('3 entrée(s), page 1 sur 2');
