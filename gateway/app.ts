@@ -3,13 +3,15 @@
  * with the SFTP adapter behind it, and an orderly shutdown. Library code: it returns what the
  * CLI prints and never prints or exits itself.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { openAuditLog, type AuditLog } from './audit/log.js';
 import type { AuditEvent, AuditSink } from './audit/events.js';
 import { applyEnv } from './config/env.js';
 import type { GatewayConfig, GatewaySettings } from './config/model.js';
 import { watchConfig, type WatchedConfig } from './config/watch.js';
+import { assembleIntake } from './intake/assemble.js';
 import type { Intake } from './intake/contract.js';
 import { createLogger, type Logger } from './log.js';
 import { dataLayout, type DataLayout } from './paths.js';
@@ -24,9 +26,14 @@ export interface IntakeDeps {
   readonly config: WatchedConfig;
   readonly layout: DataLayout;
   readonly audit: AuditSink;
+  /** The durable audit log when the gateway opened it: receipts then carry a checkpoint and proof. */
+  readonly auditLog: AuditLog | undefined;
   readonly state: StateStore;
   readonly log: Logger;
 }
+
+/** An intake the gateway may have to close at shutdown (worker threads, subscriptions). */
+type ClosableIntake = Intake & { close?(): Promise<void> };
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -40,11 +47,13 @@ export interface GatewayOptions {
   /** The audit sink; default: the durable audit log in dataDir/audit (closed by `close`). */
   readonly audit?: AuditSink;
   /**
-   * The intake pipeline, or a factory for it. Default: an intake that fails every upload with
-   * GATEWAY_FAILURE and keeps nothing (nothing unverified is ever accepted), for a gateway
-   * assembled without its pipeline.
+   * The intake pipeline, or a factory for it (sync or async; called once the data directory,
+   * audit and state are open, before SFTP listens). Default: the real pipeline
+   * (intake/assemble.ts). An intake with a `close()` is closed by `close`.
    */
-  readonly intake?: Intake | ((deps: IntakeDeps) => Intake);
+  readonly intake?: ClosableIntake | ((deps: IntakeDeps) => ClosableIntake | Promise<ClosableIntake>);
+  /** Worker threads for the default intake; default: one per core but one, at least one; 0 = in-thread. */
+  readonly intakeWorkers?: number;
 }
 
 export interface RunningGateway {
@@ -118,8 +127,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     );
     cleanups.push(() => (offChange(), offRefused()));
 
-    const intake =
-      typeof opts.intake === 'function' ? opts.intake({ config, layout, audit, state, log }) : (opts.intake ?? unavailableIntake(log));
+    const intakeDeps: IntakeDeps = { config, layout, audit, auditLog: ownedAudit, state, log };
+    const workers = opts.intakeWorkers ?? Math.max(1, availableParallelism() - 1);
+    const intake: ClosableIntake =
+      typeof opts.intake === 'function'
+        ? await opts.intake(intakeDeps)
+        : (opts.intake ?? (await assembleIntake({ ...intakeDeps, workers })));
+    if (intake.close) cleanups.push(() => intake.close?.());
     const uploads = createUploadRegistry({ keepMs: () => config.current().settings.limits.partialUploadKeepMs, log });
     cleanups.push(() => uploads.close());
     const deps = { config, intake, layout, audit, log, uploads };
@@ -176,19 +190,4 @@ async function openDefaultAudit(config: GatewayConfig, layout: DataLayout, log: 
     demo: s.demo,
     log,
   });
-}
-
-/** Used when no pipeline is wired: every upload fails cleanly and its staging file is removed. */
-function unavailableIntake(log: Logger): Intake {
-  log.warn('no intake pipeline wired: every upload will be answered GATEWAY_FAILURE');
-  return {
-    open: () => ({
-      push: () => undefined,
-      finish: async (stagingPath) => {
-        await rm(stagingPath, { force: true });
-        return { status: 'failed', code: 'GATEWAY_FAILURE', message: 'traitement indisponible, rien n\'a été conservé / intake unavailable, nothing kept' };
-      },
-      abort: () => undefined,
-    }),
-  };
 }

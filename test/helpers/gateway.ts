@@ -18,6 +18,8 @@ export interface TestGatewayOptions {
   readonly demo?: boolean;
   readonly limits?: Partial<Limits>;
   readonly intake?: GatewayOptions['intake'];
+  /** Worker threads of the default (real) intake; default 0: in-thread, lighter for tests. */
+  readonly intakeWorkers?: number;
   readonly audit?: GatewayOptions['audit'];
   readonly log?: GatewayOptions['log'];
 }
@@ -60,6 +62,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       log: o.log ?? silentLogger(),
       env: {},
       adjustSettings,
+      intakeWorkers: o.intakeWorkers ?? 0,
       ...(o.intake ? { intake: o.intake } : {}),
       ...(o.audit ? { audit: o.audit } : {}),
     });

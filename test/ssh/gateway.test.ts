@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditReader } from '../../gateway/audit/log.js';
@@ -50,13 +50,20 @@ describe('startGateway on the example deployment (OpenSSH sftp)', () => {
     expect(r.stderr).toContain('Permission denied (publickey)');
   });
 
-  it('without an intake pipeline, fails an upload and keeps nothing', async () => {
+  it('runs uploads through the real intake: a file that is not OpenPGP is rejected, with a receipt, and nothing is delivered', async () => {
     const file = join(gw.dir, 'export.csv.gpg');
     await writeFile(file, 'not really encrypted');
     const r = await sftp([...(await gw.sftpOptions('police-nationale')), '127.0.0.1'], `put ${file} /inbox/faits-4001/export.csv.gpg\n`);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/GATEWAY_FAILURE|intake unavailable|Failure/i);
-    expect(await readdir(gw.gateway.layout.staging, { recursive: true })).toEqual([]);
+    expect(r.stderr).toContain('Failure');
+    // The partner's receipt says why.
+    const dir = join(gw.gateway.layout.receipts, 'police-nationale');
+    const receipts = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    expect(receipts).toHaveLength(1);
+    const receipt = await readFile(join(dir, receipts[0]!), 'utf8');
+    expect(receipt).toContain('PGP_NOT_ENCRYPTED');
+    // Nothing was delivered to anyone.
+    expect(await readdir(gw.gateway.layout.outbox, { recursive: true })).toEqual([]);
   });
 
   it('records start, logins and the stop in the durable audit log', async () => {
