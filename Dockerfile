@@ -37,8 +37,11 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/schemas ./schemas
+COPY --from=build /app/data ./data
 COPY --from=build /app/admin-ui ./admin-ui
 COPY --from=build /app/config ./config
+# Only the list of demo-key fingerprints (never the demo keys): lets `start` refuse them.
+COPY --from=build /app/keys-example/DEMO-FINGERPRINTS ./keys-example/DEMO-FINGERPRINTS
 USER passerelle
 VOLUME /var/lib/passerelle
 EXPOSE 2222 8443
