@@ -14,7 +14,7 @@ import { canonicalJson, makeEntry, parseEntry, purgedEntry, type AuditEntry } fr
 import { CompactRange, inclusionRanges, leafHash, perfectSubtrees, proofHashes, foldSubtrees, type NodeId } from './merkle.js';
 import { signCheckpoint } from './checkpoint.js';
 import { formatVerifierKey, type SignerKey } from './notekey.js';
-import { loadOrCreateSignerKey } from './keyfile.js';
+import { loadOrCreateSignerKey, readSignerKeyFile } from './keyfile.js';
 import { openSqliteAuditStore, type AuditStore, type EntryFilter, type NewEntry, type StoredCheckpoint } from './store.js';
 
 export interface AuditQuery {
@@ -82,6 +82,8 @@ export interface AuditLogOptions {
   readonly now?: () => Date;
   /** Default 365 days. */
   readonly retentionDays?: number;
+  /** false: a missing key file is an error instead of a new key (the CLI must never mint one). */
+  readonly createKey?: boolean;
   /** Demo mode accepts a checkpoint key file that is not 0600. */
   readonly demo?: boolean;
   /** Another store (PostgreSQL later); default SQLite in `dir`. */
@@ -161,7 +163,9 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   const retentionDays = opts.retentionDays ?? 365;
   let signer: SignerKey | null = null;
   if (opts.checkpointKeyFile !== null) {
-    const got = loadOrCreateSignerKey(opts.checkpointKeyFile, opts.origin, { demo: opts.demo === true });
+    const got = opts.createKey === false
+      ? { key: readSignerKeyFile(opts.checkpointKeyFile, { demo: opts.demo === true }), created: false }
+      : loadOrCreateSignerKey(opts.checkpointKeyFile, opts.origin, { demo: opts.demo === true });
     if (got.created) opts.log.warn({ file: opts.checkpointKeyFile }, 'audit checkpoint key created: give its .pub to the auditors');
     signer = got.key;
   }

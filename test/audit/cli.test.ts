@@ -139,6 +139,14 @@ describe('passerelle audit', () => {
     }
   });
 
+  it('never creates a checkpoint key: a wrong --checkpoint-key path is an error', async () => {
+    await seeded();
+    const r = cli(['checkpoint', '--data', fx.dir, '--checkpoint-key', join(fx.dir, 'typo.key')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/CONFIG_UNREADABLE/);
+    expect(existsSync(join(fx.dir, 'typo.key'))).toBe(false);
+  });
+
   it('reports a missing trail clearly', () => {
     const dir = mkdtempSync(join(tmpdir(), 'passerelle-empty-'));
     try {

@@ -146,6 +146,21 @@ describe('AuditLog', () => {
     await demo.close();
   });
 
+  it('creates its checkpoint key at first start (0600, verifier key beside it), unless told not to', async () => {
+    fx = fixture();
+    const { existsSync, readFileSync, statSync } = await import('node:fs');
+    const keyFile = join(fx.dir, 'new', 'checkpoint.key');
+    await expect(fx.open({ checkpointKeyFile: keyFile, createKey: false })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE' });
+    expect(existsSync(keyFile)).toBe(false);
+    const log = await fx.open({ checkpointKeyFile: keyFile });
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const pub = readFileSync(join(fx.dir, 'new', 'checkpoint.pub'), 'utf8').trim();
+    expect(log.verifierKey).toBe(pub);
+    expect(pub.startsWith(`${ORIGIN}+`)).toBe(true);
+    await log.append(event(0));
+    await log.close();
+  });
+
   it('signs checkpoints periodically while entries arrive', async () => {
     fx = fixture();
     const log = await fx.open({ checkpointIntervalMs: 20 });

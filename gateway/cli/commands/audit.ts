@@ -139,7 +139,7 @@ async function open(values: Values): Promise<Opened> {
     if (origin === undefined) throw new GatewayError('CONFIG_UNREADABLE', `journal d'audit sans origine dans ${dir}`, { dir });
   }
   const log = await openAuditLog({
-    dir, origin, checkpointKeyFile: keyFile, checkpointIntervalMs: 60_000, log: silentLogger(), demo,
+    dir, origin, checkpointKeyFile: keyFile, checkpointIntervalMs: 60_000, log: silentLogger(), demo, createKey: false,
     ...(retentionDays !== undefined ? { retentionDays } : {}),
   });
   let verifier: VerifierKey | null = null;
