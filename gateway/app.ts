@@ -74,6 +74,7 @@ export interface RunningGateway {
 }
 
 const GATEWAY_ACTOR = { id: 'gateway', kind: 'gateway' } as const;
+const AUDIT_PURGE_INTERVAL_MS = 6 * 3_600_000;
 
 export function knownHostsLine(host: string, port: number, publicLine: string): string {
   return `${port === 22 ? host : `[${host}]:${port}`} ${publicLine}`;
@@ -103,7 +104,26 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
 
     const ownedAudit = opts.audit ? undefined : await openDefaultAudit(first, layout, log);
-    if (ownedAudit) cleanups.push(() => ownedAudit.close());
+    if (ownedAudit) {
+      cleanups.push(() => ownedAudit.close());
+      // Audit retention: details of entries past retention are purged (leaves stay), at start and every few hours.
+      let purging: Promise<void> = Promise.resolve();
+      const purge = (): void => {
+        purging = purging.then(() =>
+          ownedAudit.purgeExpired().then(
+            (n) => void (n > 0 && log.info({ purged: n }, 'audit retention purge')),
+            (err: unknown) => log.error({ err }, 'audit retention purge failed'),
+          ),
+        );
+      };
+      purge();
+      const timer = setInterval(purge, AUDIT_PURGE_INTERVAL_MS);
+      timer.unref();
+      cleanups.push(async () => {
+        clearInterval(timer);
+        await purging; // the audit log closes after this
+      });
+    }
     const audit: AuditSink = opts.audit ?? ownedAudit!;
     const append = (e: AuditEvent): Promise<unknown> => audit.append(e);
 
