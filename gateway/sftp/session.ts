@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import { resolve, type VfsNode, type VfsOp } from '../vfs/resolve.js';
 import { closeRead, listNode, openRead, readAt, removeServed, statNode } from './files.js';
 import type { FileAttrs, NameEntry } from './listing.js';
-import { closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
+import { OPENSSH_LIMITS_EXTENSION, advertiseOpenSshLimits, closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
 import { audit, view, type Handle, type SessionState, type SftpDeps, type SftpLimits, type SftpSessionContext } from './state.js';
 import { SFTP_STATUS, Unsupported, refusal, toSftpStatus, type SftpStatusCode } from './status.js';
 import { abandon, closeWrite, openWrite, renameUpload, writeAt } from './upload.js';
@@ -22,7 +22,8 @@ type Reply =
   | { readonly handle: Buffer }
   | { readonly data: Buffer }
   | { readonly names: NameEntry[] }
-  | { readonly attrs: FileAttrs };
+  | { readonly attrs: FileAttrs }
+  | { readonly limitsReply: true };
 
 const OK: Reply = { status: SFTP_STATUS.OK };
 const EOF: Reply = { status: SFTP_STATUS.EOF };
@@ -55,6 +56,13 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   const uploads = deps.uploads ?? createUploadRegistry({ keepMs: () => limits.partialUploadKeepMs, log: deps.log });
   const s: SessionState = { ctx, deps, uploads, limits, alive: true };
   const handles = new Map<number, Handle>();
+  // The largest WRITE ssh2 accepts is a 256 KiB packet; OpenSSH's own server announces 255 KiB.
+  const limitsExt = advertiseOpenSshLimits(sftp, {
+    maxPacketLength: 256 * 1024,
+    maxReadLength: Math.min(limits.maxReadLength, 255 * 1024),
+    maxWriteLength: 255 * 1024,
+    maxOpenHandles: limits.maxOpenHandles,
+  });
   let nextHandle = 1;
   let opening = 0;
   let inflight = 0;
@@ -75,7 +83,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     else if ('handle' in r) sftp.handle(reqid, r.handle);
     else if ('data' in r) sftp.data(reqid, r.data);
     else if ('names' in r) sftp.name(reqid, r.names);
-    else sftp.attrs(reqid, r.attrs);
+    else if ('attrs' in r) sftp.attrs(reqid, r.attrs);
+    else limitsExt.reply(reqid);
   };
 
   const maybeFinish = (): void => {
@@ -154,6 +163,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
       else if (h.kind === 'read') await closeRead(s, h).catch(() => undefined);
     }
     if (!deps.uploads) uploads.close();
+    limitsExt.restore();
     await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { conn: ctx.connId } }).catch(() => undefined);
   };
 
@@ -311,7 +321,12 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     run(reqid, async () => (at('link', link), at('stat', target), refused())),
   );
   sftp.on('READLINK', (reqid: number) => run(reqid, async () => Promise.reject(new Unsupported('readlink'))));
-  sftp.on('EXTENDED', (reqid: number, name: string) => run(reqid, async () => Promise.reject(new Unsupported(name.slice(0, 64)))));
+  sftp.on('EXTENDED', (reqid: number, name: string) =>
+    run(reqid, async () => {
+      if (name === OPENSSH_LIMITS_EXTENSION) return { limitsReply: true } as const;
+      throw new Unsupported(name.slice(0, 64));
+    }),
+  );
 }
 
 function refused(): never {

@@ -35,3 +35,82 @@ export function closeChannelCleanly(sftp: SFTPWrapper, exitCode = 0): void {
   s.outgoing.state = 'eof';
   s.end();
 }
+
+const LIMITS_EXT = 'limits@openssh.com';
+const SFTP_VERSION = 2;
+const SFTP_DATA = 103;
+const SFTP_EXTENDED_REPLY = 201;
+
+/** VERSION 3 with one extension: `limits@openssh.com` "1". */
+function versionWithLimits(): Buffer {
+  const name = Buffer.from(LIMITS_EXT);
+  const body = Buffer.concat([Buffer.from([SFTP_VERSION, 0, 0, 0, 3]), u32(name.length), name, u32(1), Buffer.from('1')]);
+  return Buffer.concat([u32(body.length), body]);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+export interface OpenSshLimits {
+  readonly maxPacketLength: number;
+  readonly maxReadLength: number;
+  readonly maxWriteLength: number;
+  readonly maxOpenHandles: number;
+}
+
+/** Where the SFTP payload of a 41-byte DATA reply carrying 28 bytes starts (after len, type, id, string length). */
+const LIMITS_REPLY_DATA_BYTES = 28;
+
+/**
+ * Fix 4 (performance): advertise `limits@openssh.com`, as OpenSSH's sftp-server does. Without
+ * it OpenSSH's sftp uses 32 KiB requests; with it, up to ~255 KiB, eight times fewer requests
+ * and replies for the same bytes. ssh2 sends a fixed VERSION packet and has no way to send an
+ * EXTENDED_REPLY, so both are rewritten on their way out of this channel: the VERSION gets
+ * the extension (the channel window is charged for the extra bytes), and the reply to the
+ * limits request, sent by `reply()` as a DATA packet of the same length, gets its type and
+ * contents (four uint64) in place.
+ */
+export function advertiseOpenSshLimits(sftp: SFTPWrapper, limits: OpenSshLimits): { reply(reqid: number): void; restore(): void } {
+  const s = sftp as unknown as Ssh2SftpInternals & { outgoing: { window: number } };
+  const proto = s._protocol as Ssh2SftpInternals['_protocol'] & { channelData(chan: number, data: Buffer | string): void };
+  const chanId = s.outgoing.id;
+  const original = proto.channelData;
+  const version = versionWithLimits();
+  let versionSent = false;
+  let pendingReply: number | undefined;
+  const wrapper = function (this: unknown, chan: number, data: Buffer | string): void {
+    if (chan === chanId && Buffer.isBuffer(data)) {
+      if (!versionSent && data.length === 9 && data[4] === SFTP_VERSION) {
+        versionSent = true;
+        s.outgoing.window -= version.length - data.length;
+        return original.call(this, chan, version);
+      }
+      if (pendingReply !== undefined && data.length === 13 + LIMITS_REPLY_DATA_BYTES && data[4] === SFTP_DATA && data.readUInt32BE(5) === pendingReply) {
+        pendingReply = undefined;
+        const out = Buffer.from(data);
+        out[4] = SFTP_EXTENDED_REPLY;
+        out.writeBigUInt64BE(BigInt(limits.maxPacketLength), 9);
+        out.writeBigUInt64BE(BigInt(limits.maxReadLength), 17);
+        out.writeBigUInt64BE(BigInt(limits.maxWriteLength), 25);
+        out.writeBigUInt64BE(BigInt(limits.maxOpenHandles), 33);
+        return original.call(this, chan, out);
+      }
+    }
+    return original.call(this, chan, data);
+  };
+  proto.channelData = wrapper;
+  return {
+    reply(reqid: number): void {
+      pendingReply = reqid;
+      sftp.data(reqid, Buffer.alloc(LIMITS_REPLY_DATA_BYTES));
+    },
+    restore(): void {
+      if (proto.channelData === wrapper) proto.channelData = original;
+    },
+  };
+}
+
+export const OPENSSH_LIMITS_EXTENSION = LIMITS_EXT;

@@ -18,9 +18,11 @@ import {
   lftp,
   publish,
   rclone,
+  run,
   scp,
   sftpBatch,
   sha256,
+  sshOptions,
   ssh2Sftp,
   startGateway,
   writeReceipt,
@@ -72,6 +74,18 @@ describe('ssh2 server defects worked around (each test fails without its fix)', 
     expect(lf.timedOut).toBe(false);
     expect(lf.code).toBe(0);
     expect(lf.stdout.split('\n').filter((l) => /many-\d{3}\.pgp$/.test(l))).toHaveLength(150);
+  });
+
+  it('limits@openssh.com is advertised and answered, so OpenSSH uses large requests', async () => {
+    const content = randomBytes(3 * 1024 * 1024 + 1);
+    const batch = join(gw.dir, 'limits-batch');
+    writeFileSync(batch, `put ${local('limits.bin', content)} /inbox/${DS}/limits.pgp\n`);
+    const r = await run('sftp', ['-vvv', '-b', batch, '-P', String(gw.port), ...sshOptions(gw, PARTNER), `${PARTNER}@127.0.0.1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('Server supports extension "limits@openssh.com"');
+    expect(r.stderr).toMatch(/Received limits reply T:201/);
+    const f = gw.intake.finished.find((x) => x.ctx.clientName === 'limits.pgp')!;
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
   });
 
   it('closeChannelCleanly does nothing on a channel that is not open', () => {
