@@ -106,6 +106,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Application {
       contentSecurityPolicy: { useDefaults: false, directives: CSP },
       strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
       referrerPolicy: { policy: 'no-referrer' },
+      xFrameOptions: { action: 'deny' },
       crossOriginEmbedderPolicy: true,
     }),
   );

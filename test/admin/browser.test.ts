@@ -146,6 +146,17 @@ describe('admin UI in Chromium', () => {
     await page.goto(`${fx.url}/audit`);
     expect(await page.textContent('h1')).toBe('Audit log');
     await page.screenshot({ path: join(SHOTS, 'journal-en.png') });
+    // The in-browser verifier speaks the page's language (entry 1 of the chain was tampered above).
+    await page.goto(`${fx.url}/transfer/${fx.uploads.accepted}`);
+    const buttons = page.locator('button.verify');
+    await buttons.nth(1).click();
+    const tampered = page.locator(`output.verify-result[data-for="${await buttons.nth(1).getAttribute('data-index')}"]`);
+    await expect.poll(() => tampered.getAttribute('data-result')).toBe('bad');
+    expect(await tampered.textContent()).toBe('INVALID proof: the entry does not match its leaf hash');
+    await buttons.first().click();
+    const good = page.locator('output.verify-result').first();
+    await expect.poll(() => good.getAttribute('data-result')).toBe('ok');
+    expect(await good.textContent()).toMatch(/^Valid proof: entry \d+ is included in the tree of size \d+, checkpoint signed by passerelle-test\.$/);
   });
 
   it('raised no CSP violation on any page', () => {

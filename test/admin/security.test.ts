@@ -255,7 +255,7 @@ describe('security headers', () => {
     expect(r.headers['strict-transport-security']).toMatch(/max-age=\d+/);
     expect(r.headers['referrer-policy']).toBe('no-referrer');
     expect(r.headers['x-content-type-options']).toBe('nosniff');
-    expect(r.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(r.headers['x-frame-options']).toBe('DENY');
     expect(r.headers['x-powered-by']).toBeUndefined();
     expect(r.headers['cache-control']).toBe('no-store');
   });
