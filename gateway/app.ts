@@ -132,14 +132,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const recovered = await recover({ layout, state, audit, now: () => new Date() });
     log.info({ rolledForward: recovered.rolledForward.length, rolledBack: recovered.rolledBack.length }, 'start-up recovery done');
 
-    const offChange = config.onChange((next) =>
+    const offChange = config.onChange((next) => {
+      const a = next.settings;
+      // Listening address, host key and data directory are read once: changing them needs a restart.
+      if (a.sftp.host !== settings.sftp.host || a.sftp.port !== settings.sftp.port || a.keys.sshHostKey !== settings.keys.sshHostKey || a.dataDir !== settings.dataDir) {
+        log.warn('SFTP address, host key or data directory changed: takes effect at the next restart');
+      }
       void append({
         type: 'config.loaded',
         actor: GATEWAY_ACTOR,
         outcome: 'success',
         details: { partners: next.partners.size, recipients: next.recipients.size, conventions: next.conventions.length },
-      }).catch((err: unknown) => log.error({ err }, 'audit append failed')),
-    );
+      }).catch((err: unknown) => log.error({ err }, 'audit append failed'));
+    });
     const offRefused = config.onRefused((err) =>
       void append({ type: 'config.refused', actor: GATEWAY_ACTOR, outcome: 'failure', details: { code: err.code } }).catch((e: unknown) =>
         log.error({ err: e }, 'audit append failed'),
