@@ -95,7 +95,7 @@ describe('bench reference: throwaway OpenSSH sshd driven by the sftp client', ()
 
 describe('runBench (tiny sizes)', () => {
   it('measures the OpenSSH reference and renders a table', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 2, parallelMiB: 1, intakeMiB: 0, intakeWorkers: 0, referenceOnly: true, extras: false });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 2, parallelMiB: 1, intakeMiB: 0, intakeWorkers: 0, intakeBudgetS: 60, referenceOnly: true, extras: false });
     for (const name of ['upload', 'download', 'sessions', 'parallel'] as const) {
       const f = r.figures[name];
       expect(f?.reference).toBeGreaterThan(0);
@@ -131,7 +131,7 @@ describe('bench gateway side (tiny sizes)', () => {
   }, 60_000);
 
   it('runBench fills the gateway column and the ratio', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, extras: false });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, intakeBudgetS: 60, extras: false });
     expect(r.gateway).toEqual({ ran: true });
     expect(r.notes.filter((n) => n.startsWith('intake'))).toEqual([]);
     for (const name of ['upload', 'download', 'sessions', 'parallel', 'intake'] as const) {
