@@ -10,7 +10,7 @@
 import type { Logger } from '../log.js';
 import { GatewayError } from '../errors.js';
 import type { AuditEvent, AuditReceipt, AuditSink } from './events.js';
-import { canonicalJson, makeEntry, parseEntry, purgedEntry, type AuditEntry } from './entry.js';
+import { entryJson, makeEntry, parseEntry, purgedEntry, type AuditEntry } from './entry.js';
 import { CompactRange, inclusionRanges, leafHash, perfectSubtrees, proofHashes, foldSubtrees, type NodeId } from './merkle.js';
 import { signCheckpoint } from './checkpoint.js';
 import { formatVerifierKey, type SignerKey } from './notekey.js';
@@ -199,7 +199,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
           p.receipts.length = 0; // a retried build starts over
           for (const queued of p.entries) {
             const entry = { ...queued, seq: next.size };
-            const body = canonicalJson(entry);
+            const body = entryJson(entry);
             const leaf = leafHash(Buffer.from(body, 'utf8'));
             nodes.push(...next.append(leaf));
             p.receipts.push({ index: entry.seq, leafHash: leaf.toString('hex') });
@@ -298,7 +298,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
       for (;;) {
         const rows = await store.expired(before, 10_000);
         if (rows.length === 0) break;
-        await store.purge(rows.map((r) => ({ seq: r.seq, body: canonicalJson(purgedEntry(parseEntry(r.body))) })));
+        await store.purge(rows.map((r) => ({ seq: r.seq, body: entryJson(purgedEntry(parseEntry(r.body))) })));
         count += rows.length;
       }
       if (count > 0) {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { canonicalBytes, canonicalJson, entryLeafHash, makeEntry, parseEntry, purgedEntry } from '../../gateway/audit/entry.js';
+import { randomBytes } from 'node:crypto';
+import { canonicalBytes, canonicalJson, entryJson, entryLeafHash, makeEntry, parseEntry, purgedEntry } from '../../gateway/audit/entry.js';
 import { isGatewayError } from '../../gateway/errors.js';
 
 const t = new Date('2026-11-28T18:00:00.123Z');
@@ -41,6 +42,21 @@ describe('canonical entry bytes', () => {
     ['not JSON', '{'],
   ])('refuses entry text with %s', (_n, text) => {
     expect(() => parseEntry(text)).toThrow(expect.objectContaining({ code: 'AUDIT_ENTRY_MISMATCH' }) as Error);
+  });
+
+  it('the fast entry serializer agrees with the generic JCS one on random entries', () => {
+    const pick = <T>(xs: readonly T[]): T => xs[randomBytes(1)[0]! % xs.length]!;
+    const words = ['a', 'Z', 'é', '\u2028', '"', '\\', '\n', '\u0000', 'seq', 'refs', '😀', '\ud800', 'αβ', '10', '-', ''];
+    const word = (): string => Array.from({ length: 1 + (randomBytes(1)[0]! % 4) }, () => pick(words)).join('');
+    const value = (): string | number | boolean | null => pick([word(), randomBytes(2).readInt16BE() / 7, true, false, null, 1e21, -0, 0.1]);
+    for (let i = 0; i < 500; i++) {
+      const details = Object.fromEntries(Array.from({ length: randomBytes(1)[0]! % 6 }, () => [word(), value()]));
+      const refs = Object.fromEntries(Array.from({ length: randomBytes(1)[0]! % 4 }, () => [word(), word()]));
+      const source = pick([undefined, '127.0.0.1:22', word()]);
+      const e = makeEntry(i, t, { type: pick(['a', 'ssh.auth', 'x-y.z_1']), outcome: pick(['success', 'failure', 'info'] as const), actor: { id: word(), kind: 'partner', ...(source === undefined ? {} : { source }) }, refs, details });
+      expect(entryJson(e)).toBe(canonicalJson(e));
+      expect(entryJson(purgedEntry(e))).toBe(canonicalJson(purgedEntry(e)));
+    }
   });
 
   it('refuses events it could not represent canonically', () => {
