@@ -21,6 +21,7 @@ const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
  * of the last byte, whatever the file size).
  */
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+const WRITES_IN_FLIGHT = 3;
 
 const fsyncP = promisify(fsync);
 const closeP = promisify(close);
@@ -44,7 +45,7 @@ export class StagingWriter {
   private batch: Batch | undefined;
   private readonly queue: Batch[] = [];
   private queuedBytes = 0;
-  private writing = false;
+  private writing = 0;
   private readonly drained: (() => void)[] = [];
   private readonly roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -102,7 +103,7 @@ export class StagingWriter {
   /** Writes everything queued; rejects with the first disk error. */
   async flush(): Promise<void> {
     this.submit();
-    if (this.writing || this.queue.length > 0) await new Promise<void>((r) => this.drained.push(r));
+    if (this.writing > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drained.push(r));
     if (this.failure) throw this.failure;
   }
 
@@ -178,26 +179,29 @@ export class StagingWriter {
     this.onInOrder?.(chunk);
   }
 
+  /**
+   * Starts queued batches, up to WRITES_IN_FLIGHT at once: positional writes to distinct
+   * ranges are independent, and on a busy machine one write at a time leaves the disk idle
+   * while the callback waits for the event loop.
+   */
   private pump(): void {
-    if (this.writing) return;
-    const b = this.queue[0];
-    if (!b) {
-      this.drained.splice(0).forEach((r) => r());
-      return;
+    while (this.writing < WRITES_IN_FLIGHT) {
+      const b = this.queue.shift();
+      if (!b) break;
+      this.writing++;
+      const done = (err: Error | null): void => {
+        this.writing--;
+        this.queuedBytes -= b.len;
+        if (err && !this.failure) this.failure = err;
+        this.unsynced += b.len;
+        this.backgroundSync();
+        if (this.queuedBytes <= MAX_QUEUED_BYTES / 2 || this.failure) this.roomWaiters.splice(0).forEach((r) => r());
+        this.pump();
+      };
+      if (this.failure) done(null);
+      else writeAll(this.fd, b.buf, b.len, b.start, done);
     }
-    this.writing = true;
-    const done = (err: Error | null): void => {
-      this.writing = false;
-      this.queue.shift();
-      this.queuedBytes -= b.len;
-      if (err && !this.failure) this.failure = err;
-      this.unsynced += b.len;
-      this.backgroundSync();
-      if (this.queuedBytes <= MAX_QUEUED_BYTES / 2 || this.failure) this.roomWaiters.splice(0).forEach((r) => r());
-      this.pump();
-    };
-    if (this.failure) return done(null);
-    writeAll(this.fd, b.buf, b.len, b.start, done);
+    if (this.writing === 0 && this.queue.length === 0) this.drained.splice(0).forEach((r) => r());
   }
 }
 
