@@ -14,6 +14,8 @@ import { loadCommuneOutlines } from './geo.js';
 import { loadKeyRing, type KeyRing } from './keyring.js';
 import { createIntake } from './pipeline.js';
 import { SchemaStore } from './validate.js';
+import { inThreadProcessor, type Processor } from './work.js';
+import { workerPoolProcessor } from './worker-pool.js';
 
 export interface AssembleDeps {
   readonly config: ConfigSource;
@@ -23,9 +25,20 @@ export interface AssembleDeps {
   readonly auditLog?: AuditLog;
   readonly state: StateStore;
   readonly log: Logger;
+  /** Worker threads for the work on the bytes; 0 runs it in this thread. */
+  readonly workers: number;
 }
 
-export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { close(): void }> {
+async function inThreadProcessorFor(config: ConfigSource, keys: () => KeyRing): Promise<Processor> {
+  const schemas = new SchemaStore();
+  const communes = await loadCommuneOutlines();
+  return inThreadProcessor(
+    () => ({ config: config.current(), keys: keys(), schemas, communes, now: () => new Date() }),
+    () => config.current().settings.limits.maxFileBytes,
+  );
+}
+
+export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { close(): Promise<void> }> {
   let keys: KeyRing = await loadKeyRing(deps.config.current());
   // A configuration change that passed validation has readable keys; should reading them still
   // fail, the previous keys stay and the failure is logged.
@@ -36,6 +49,10 @@ export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { clo
     );
   });
   const auditLog = deps.auditLog;
+  const processor =
+    deps.workers > 0
+      ? workerPoolProcessor({ config: deps.config, size: deps.workers, log: deps.log })
+      : await inThreadProcessorFor(deps.config, () => keys);
   const intake = createIntake({
     config: deps.config,
     keys: () => keys,
@@ -49,10 +66,15 @@ export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { clo
           return { tree_size: b.treeSize, inclusion_proof: b.inclusionProof, checkpoint: b.checkpoint };
         }
       : undefined,
-    schemas: new SchemaStore(),
-    communes: await loadCommuneOutlines(),
+    processor,
     log: deps.log,
     now: () => new Date(),
   });
-  return { open: (ctx) => intake.open(ctx), close: off };
+  return {
+    open: (ctx) => intake.open(ctx),
+    close: async () => {
+      off();
+      await processor.close();
+    },
+  };
 }

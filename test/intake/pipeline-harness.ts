@@ -41,7 +41,7 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { dir?: string } = {}): Promise<PipelineHarness> {
+export async function startPipeline(opts: { dir?: string; workers?: number } = {}): Promise<PipelineHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
   const config = await loadConfig(DEMO_CONFIG, { demo: true });
@@ -49,7 +49,7 @@ export async function startPipeline(opts: { dir?: string } = {}): Promise<Pipeli
   const log = silentLogger();
   const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
   const state = openStateStore(layout.state);
-  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log });
+  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1 });
   const keys = await loadKeyRing(config);
   const gnupg = join(dir, 'gnupg');
   const fresh = !existsSync(gnupg);
@@ -85,6 +85,7 @@ export async function startPipeline(opts: { dir?: string } = {}): Promise<Pipeli
       return { ...verdict, uploadId };
     },
     close: async () => {
+      await intake.close();
       await audit.close();
       state.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });

@@ -5,12 +5,6 @@ import { fixture, gpg, startPipeline, type PipelineHarness } from './pipeline-ha
 
 let h: PipelineHarness;
 
-beforeAll(async () => {
-  h = await startPipeline();
-});
-afterAll(async () => {
-  await h?.close();
-});
 
 function outboxFiles(recipient: string, dataset: string): string[] {
   const d = join(h.layout.outbox, recipient, dataset);
@@ -42,8 +36,17 @@ function nothingPublishedFor(uploadId: string): void {
   expect(all.filter((n) => n.includes(uploadId))).toEqual([]);
 }
 
-describe('intake pipeline, GnuPG-sealed uploads on the demo configuration', () => {
+describe.each([
+  { where: 'in worker threads', workers: 1 },
+  { where: 'in the calling thread', workers: 0 },
+])('intake pipeline $where, GnuPG-sealed uploads on the demo configuration', ({ workers }) => {
   let accepted: string;
+  beforeAll(async () => {
+    h = await startPipeline({ workers });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   it('accepts a valid police export and delivers each commune its own records, the observatory all', async () => {
     const csv = fixture('faits-4001.csv');

@@ -1,0 +1,139 @@
+/**
+ * The work on one upload's bytes, wherever it runs (a worker thread, or the calling thread):
+ * decrypt and verify, parse, validate and route, and seal one stream per recipient into
+ * pending/<upload-id>/. It decides nothing and publishes nothing: pipeline.ts does, from what
+ * this returns. Plaintext never touches the disk.
+ */
+import { createWriteStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { GatewayConfig } from '../config/model.js';
+import { sendingConventions } from '../config/conventions.js';
+import { GatewayError } from '../errors.js';
+import { openMessage } from '../pgp/open.js';
+import { sealForRecipient } from '../pgp/seal.js';
+import { iterableToWebStream } from '../pgp/streams.js';
+import { pendingName } from '../publish/commit.js';
+import { ensureDir, fsyncPath } from '../publish/fsutil.js';
+import { checkExport, type CheckResult } from './check.js';
+import type { UploadContext } from './contract.js';
+import type { CommuneIndex } from './geo.js';
+import type { KeyRing } from './keyring.js';
+import { drainOnEarlyExit, type UploadBytes } from './upload-bytes.js';
+import type { SchemaStore } from './validate.js';
+
+/** What the work needs: one configuration snapshot and the tools made from it. */
+export interface ProcessEnv {
+  readonly config: GatewayConfig;
+  readonly keys: KeyRing;
+  readonly schemas: SchemaStore;
+  readonly communes: CommuneIndex;
+  now(): Date;
+}
+
+/** What was found in an upload that passed every OpenPGP check (its records may still be invalid). */
+export interface Processed {
+  readonly check: CheckResult;
+  readonly signer: { fingerprint: string; signedAt: string };
+  readonly warnings: readonly string[];
+  readonly outputs: ReadonlyMap<string, { records: number; sha256: string; size: number }>;
+}
+
+const SEAL_BATCH = 256 << 10;
+
+/** Decrypt, verify, check and seal; resolves with what was found, rejects with the file's error. */
+export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: UploadBytes, dir: string, fileName: string): Promise<Processed> {
+  const { config } = env;
+  const limits = config.settings.limits;
+  const dataset = config.datasets.get(ctx.datasetId);
+  if (!dataset || sendingConventions(config, ctx.partnerId, ctx.datasetId, env.now()).length === 0) {
+    // Consume nothing more: the verdict does not depend on the bytes.
+    throw new GatewayError('DATASET_NOT_GRANTED', `aucune convention en vigueur ne permet à ${ctx.partnerId} d'envoyer ${ctx.datasetId} / dataset not granted`);
+  }
+  const keys = env.keys;
+  const opened = openMessage(iterableToWebStream(bytes), {
+    decryptionKey: keys.gateway,
+    senderKeys: [...keys.partnerKeys(ctx.partnerId)],
+    now: env.now(),
+    maxAgeMs: limits.signatureMaxAgeMs,
+    maxDecompressedBytes: limits.maxDecompressedBytes,
+    allowRsa2048: keys.partnerAllowsRsa2048(ctx.partnerId),
+  });
+  const plaintext = drainOnEarlyExit(opened.plaintext);
+  await ensureDir(dir);
+
+  interface Output { stream: PassThrough; done: Promise<void>; records: number; sha256: string; size: number; batch: string[]; batchLength: number }
+  const outputs = new Map<string, Output>();
+  const flush = (o: Output): boolean => {
+    if (o.batch.length === 0) return true;
+    const chunk = Buffer.from(o.batch.join(''), 'utf8');
+    o.batch = [];
+    o.batchLength = 0;
+    return o.stream.write(chunk);
+  };
+  const sealFor = (recipient: string): Output => {
+    const out = outputs.get(recipient);
+    if (out) return out;
+    const stream = new PassThrough({ highWaterMark: 1 << 20 });
+    const path = join(dir, pendingName(recipient, fileName));
+    const hash = createHash('sha256');
+    const entry: Output = { stream, done: Promise.resolve(), records: 0, sha256: '', size: 0, batch: [], batchLength: 0 };
+    const sealed = sealForRecipient(stream, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
+    sealed.on('data', (c: Buffer) => {
+      hash.update(c);
+      entry.size += c.length;
+    });
+    const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    entry.done = pipe(sealed, file).then(async () => {
+      entry.sha256 = hash.digest('hex');
+      await fsyncPath(path);
+    });
+    entry.done.catch(() => undefined);
+    outputs.set(recipient, entry);
+    return entry;
+  };
+
+  let check: CheckResult;
+  try {
+    check = await checkExport({
+      config,
+      dataset,
+      partnerId: ctx.partnerId,
+      uploadId: ctx.uploadId,
+      source: plaintext.iterable,
+      now: env.now(),
+      limits,
+      schemas: env.schemas,
+      communes: env.communes,
+      onRecord: async (recipients, record) => {
+        const line = JSON.stringify(record) + '\n';
+        for (const r of recipients) {
+          const out = sealFor(r);
+          out.records++;
+          out.batch.push(line);
+          out.batchLength += line.length;
+          // One write per ~256 KiB: the encryptor's cost is per chunk as much as per byte.
+          if (out.batchLength >= SEAL_BATCH && !flush(out)) await new Promise<void>((res) => out.stream.once('drain', res));
+        }
+      },
+    });
+    for (const o of outputs.values()) flush(o);
+  } finally {
+    for (const o of outputs.values()) o.stream.end();
+  }
+  await plaintext.drain();
+  // The OpenPGP verdict comes first: nothing read from an unverified message means anything.
+  const verified = await opened.result;
+  await Promise.all([...outputs.values()].map((o) => o.done));
+  const result = new Map<string, { records: number; sha256: string; size: number }>();
+  for (const [r, o] of outputs) result.set(r, { records: o.records, sha256: o.sha256, size: o.size });
+  return {
+    check,
+    signer: { fingerprint: verified.signer, signedAt: verified.signedAt.toISOString() },
+    warnings: verified.warnings,
+    outputs: result,
+  };
+}
+

@@ -1,0 +1,15 @@
+/** The messages between the pipeline and its worker threads (structured-cloned). */
+import type { GatewayConfig } from '../config/model.js';
+import type { UploadContext } from './contract.js';
+import type { WorkResult } from './work.js';
+
+export type ToWorker =
+  | { readonly type: 'config'; readonly version: number; readonly config: GatewayConfig }
+  | { readonly type: 'open'; readonly version: number; readonly ctx: UploadContext; readonly dir: string; readonly fileName: string; readonly maxFileBytes: number }
+  | { readonly type: 'chunk'; readonly uploadId: string; readonly data: ArrayBuffer }
+  | { readonly type: 'finish'; readonly uploadId: string; readonly path: string; readonly size: number }
+  | { readonly type: 'abort'; readonly uploadId: string };
+
+export type FromWorker =
+  | { readonly type: 'ack'; readonly uploadId: string; readonly bytes: number }
+  | { readonly type: 'result'; readonly uploadId: string; readonly result: WorkResult };

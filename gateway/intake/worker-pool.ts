@@ -1,0 +1,104 @@
+/**
+ * Worker threads for the intake: each upload's work runs in one of them, so decryption,
+ * validation and re-encryption use another core than the SSH transports. Chunks are copied
+ * once and transferred; past `QUEUE_HIGH_WATER` bytes not yet taken by the worker, the upload
+ * stops streaming and the worker reads the rest from the staging file at the commit.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ConfigSource } from '../config/model.js';
+import type { Logger } from '../log.js';
+import type { FromWorker, ToWorker } from './worker-messages.js';
+import { QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
+
+interface Slot {
+  readonly worker: Worker;
+  active: number;
+}
+
+interface Tracked {
+  readonly slot: Slot;
+  inflight: number;
+  streaming: boolean;
+  resolve(r: WorkResult): void;
+}
+
+function startWorker(): Worker {
+  const self = new URL(import.meta.url);
+  if (!self.pathname.endsWith('.ts')) return new Worker(new URL('./worker.js', self));
+  // From the TypeScript sources (tests), the worker registers tsx's loader before loading itself.
+  const entry = JSON.stringify(new URL('./worker.ts', self).href);
+  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${entry}); });`, { eval: true });
+}
+
+export function workerPoolProcessor(opts: { config: ConfigSource; size: number; log: Logger }): Processor {
+  const tracked = new Map<string, Tracked>();
+  let version = 0;
+  const slots: Slot[] = [];
+  const post = (slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
+
+  for (let i = 0; i < Math.max(1, opts.size); i++) {
+    const worker = startWorker();
+    const slot: Slot = { worker, active: 0 };
+    worker.on('message', (m: FromWorker) => {
+      const t = tracked.get(m.uploadId);
+      if (!t) return;
+      if (m.type === 'ack') t.inflight -= m.bytes;
+      else {
+        tracked.delete(m.uploadId);
+        if (--slot.active === 0) worker.unref();
+        t.resolve(m.result);
+      }
+    });
+    worker.on('error', (err) => {
+      opts.log.error({ err: err.message }, 'intake worker failed');
+      for (const [id, t] of tracked) {
+        if (t.slot !== slot) continue;
+        tracked.delete(id);
+        t.resolve(toWorkError(err));
+      }
+    });
+    worker.unref();
+    slots.push(slot);
+  }
+  const sendConfig = (): void => {
+    version++;
+    const config = opts.config.current();
+    for (const s of slots) post(s, { type: 'config', version, config });
+  };
+  sendConfig();
+  const off = opts.config.onChange(sendConfig);
+
+  return {
+    start: (ctx, dir, fileName): UploadWork => {
+      const slot = slots.reduce((a, b) => (b.active < a.active ? b : a));
+      // An idle worker does not keep the process alive; a busy one does.
+      if (slot.active++ === 0) slot.worker.ref();
+      let resolve!: (r: WorkResult) => void;
+      const result = new Promise<WorkResult>((r) => (resolve = r));
+      const t: Tracked = { slot, inflight: 0, streaming: true, resolve };
+      tracked.set(ctx.uploadId, t);
+      const maxFileBytes = opts.config.current().settings.limits.maxFileBytes;
+      post(slot, { type: 'open', version, ctx, dir, fileName, maxFileBytes });
+      return {
+        push: (chunk) => {
+          if (!t.streaming) return;
+          if (t.inflight + chunk.length > QUEUE_HIGH_WATER) {
+            t.streaming = false; // never resumes: the worker reads the rest from staging
+            return;
+          }
+          // A copy: ssh2's buffers may be views of a larger one that must not be detached.
+          const data = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.length) as ArrayBuffer;
+          t.inflight += chunk.length;
+          post(slot, { type: 'chunk', uploadId: ctx.uploadId, data }, [data]);
+        },
+        finish: (path, size) => post(slot, { type: 'finish', uploadId: ctx.uploadId, path, size }),
+        abort: () => post(slot, { type: 'abort', uploadId: ctx.uploadId }),
+        result,
+      };
+    },
+    close: async () => {
+      off();
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Worker thread entry: runs the work on upload bytes (process.ts) off the thread that serves
+ * the SSH transports. Messages in: `config` (a snapshot, versioned), `open`, `chunk`, `finish`,
+ * `abort`; out: `ack` (bytes taken, for the sender's flow control) and `result`.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { GatewayConfig } from '../config/model.js';
+import { loadCommuneOutlines, type CommuneIndex } from './geo.js';
+import { loadKeyRing, type KeyRing } from './keyring.js';
+import type { ProcessEnv } from './process.js';
+import { UploadBytes } from './upload-bytes.js';
+import { SchemaStore } from './validate.js';
+import { QUEUE_HIGH_WATER, runWork, toWorkError } from './work.js';
+import type { ToWorker } from './worker-messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('worker.ts runs only as a worker thread');
+
+const schemas = new SchemaStore();
+let communes: Promise<CommuneIndex> | undefined;
+const envs = new Map<number, Promise<{ config: GatewayConfig; keys: KeyRing }>>();
+const uploads = new Map<string, UploadBytes>();
+
+async function envFor(version: number): Promise<ProcessEnv> {
+  const e = envs.get(version);
+  if (!e) throw new Error(`unknown configuration version ${version}`);
+  const { config, keys } = await e;
+  communes ??= loadCommuneOutlines();
+  return { config, keys, schemas, communes: await communes, now: () => new Date() };
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'config': {
+      const p = loadKeyRing(m.config).then((keys) => ({ config: m.config, keys }));
+      p.catch(() => undefined);
+      envs.set(m.version, p);
+      // Keep the two newest snapshots: uploads that started under the previous one finish with it.
+      for (const v of envs.keys()) if (v < m.version - 1) envs.delete(v);
+      break;
+    }
+    case 'open': {
+      const bytes = new UploadBytes(QUEUE_HIGH_WATER, m.maxFileBytes);
+      uploads.set(m.ctx.uploadId, bytes);
+      void envFor(m.version)
+        .then((env) => runWork(env, m.ctx, bytes, m.dir, m.fileName))
+        .catch(toWorkError)
+        .then((result) => {
+          uploads.delete(m.ctx.uploadId);
+          port.postMessage({ type: 'result', uploadId: m.ctx.uploadId, result });
+        });
+      break;
+    }
+    case 'chunk': {
+      const bytes = uploads.get(m.uploadId);
+      const chunk = Buffer.from(m.data);
+      bytes?.push(chunk);
+      port.postMessage({ type: 'ack', uploadId: m.uploadId, bytes: chunk.length });
+      break;
+    }
+    case 'finish':
+      uploads.get(m.uploadId)?.finish(m.path, m.size);
+      break;
+    case 'abort':
+      uploads.get(m.uploadId)?.fail(new Error('aborted'));
+      break;
+  }
+});
