@@ -10,9 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
-import { startGateway, type IntakeDeps } from '../gateway/app.js';
-import { assembleIntake } from '../gateway/intake/assemble.js';
-import type { Intake } from '../gateway/intake/contract.js';
+import { startGateway } from '../gateway/app.js';
 import { projectRoot } from '../gateway/config/project.js';
 import { silentLogger } from '../gateway/log.js';
 import { readGatewayPgp } from '../gateway/kit/inputs.js';
@@ -66,7 +64,8 @@ export interface IntakeBench {
   close(): Promise<void>;
 }
 
-export async function startIntakeBench(work: string, bytes: number, workers: number): Promise<IntakeBench> {
+/** `workers` undefined: the gateway's own default (one per core but one). */
+export async function startIntakeBench(work: string, bytes: number, workers: number | undefined): Promise<IntakeBench> {
   const root = projectRoot();
   const keys = join(root, 'keys-example');
   const partnerHome = join(work, 'gnupg-partner');
@@ -75,23 +74,15 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
   await gpg(partnerHome, ['--import', join(keys, BENCH_PARTNER, 'pgp.sec.asc'), join(keys, 'gateway', 'pgp.pub.asc')]);
   await gpg(gatewayHome, ['--import', join(keys, 'gateway', 'pgp.sec.asc'), join(keys, BENCH_PARTNER, 'pgp.pub.asc')]);
 
-  let deps: IntakeDeps | undefined;
-  let intake: (Intake & { close(): Promise<void> }) | undefined;
+  // The gateway as deployed: its default intake is the real pipeline (worker threads).
   const gateway = await startGateway({
     configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'),
     demo: true,
     env: {},
     log: silentLogger(),
     adjustSettings: (s) => ({ ...s, dataDir: join(work, 'intake-data'), sftp: { host: '127.0.0.1', port: 0 } }),
-    // startGateway wants an intake now; the real one is built from the running gateway's parts.
-    intake: (d) => ((deps = d), { open: (ctx) => intake!.open(ctx) }),
+    ...(workers !== undefined ? { intakeWorkers: workers } : {}),
   });
-  try {
-    intake = await assembleIntake({ ...deps!, auditLog: gateway.auditLog, workers });
-  } catch (e) {
-    await gateway.close();
-    throw e;
-  }
   const knownHosts = join(work, 'known_hosts_intake');
   await writeFile(knownHosts, gateway.knownHostsLine + '\n');
   const target: SftpTarget = { host: '127.0.0.1', port: gateway.sftp.port, user: BENCH_PARTNER, identity: await demoIdentity(root, BENCH_PARTNER, work), knownHosts };
@@ -111,7 +102,6 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
     upload: (file, k) => runBatchOk(target, [`put ${q(file)} /inbox/${BENCH_DATASET}/export-${k}.csv.gpg`], work),
     async close() {
       await gateway.close();
-      await intake?.close();
       for (const h of [partnerHome, gatewayHome]) {
         await new Promise((r) => spawn('gpgconf', ['--homedir', h, '--kill', 'all'], { stdio: 'ignore' }).once('close', r).once('error', r));
       }

@@ -6,7 +6,7 @@
  *
  * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20),
  * BENCH_PARALLEL (default 32 clients), BENCH_PARALLEL_MIB (default 16 each), BENCH_INTAKE_MIB
- * (default 256; 0 skips the intake figure), BENCH_INTAKE_WORKERS (default 1), BENCH_INTAKE_BUDGET_S
+ * (default 256; 0 skips the intake figure), BENCH_INTAKE_WORKERS (default: the gateway's own), BENCH_INTAKE_BUDGET_S
  * (default 240: no new intake run once the gateway runs took that long), BENCH_EXTRAS=0 skips
  * bench/audit.ts and bench/pgp.ts (which read their own BENCH_AUDIT_* / BENCH_PGP_* settings).
  */
@@ -29,7 +29,8 @@ export interface BenchOptions {
   readonly parallelMiB: number;
   /** Size of the signed+encrypted export for the intake figure (0: skip), and intake worker threads. */
   readonly intakeMiB: number;
-  readonly intakeWorkers: number;
+  /** undefined: the gateway's default. */
+  readonly intakeWorkers: number | undefined;
   /** Gateway time after which no further intake run starts. */
   readonly intakeBudgetS: number;
   /** Run bench/audit.ts and bench/pgp.ts when present (default true; the smoke tests skip them). */
@@ -77,7 +78,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
     parallel: int(env.BENCH_PARALLEL, 32),
     parallelMiB: int(env.BENCH_PARALLEL_MIB, 16),
     intakeMiB: env.BENCH_INTAKE_MIB === '0' ? 0 : int(env.BENCH_INTAKE_MIB, 256),
-    intakeWorkers: env.BENCH_INTAKE_WORKERS === '0' ? 0 : int(env.BENCH_INTAKE_WORKERS, 1),
+    intakeWorkers: env.BENCH_INTAKE_WORKERS === undefined || env.BENCH_INTAKE_WORKERS === '' ? undefined : env.BENCH_INTAKE_WORKERS === '0' ? 0 : int(env.BENCH_INTAKE_WORKERS, 1),
     intakeBudgetS: int(env.BENCH_INTAKE_BUDGET_S, 240),
     extras: env.BENCH_EXTRAS !== '0',
   };
@@ -231,7 +232,7 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
   const a: number[] = [];
   const b: number[] = [];
   try {
-    log(`intake ${opts.intakeMiB} MiB signed+encrypted CSV × ${opts.runs} (${opts.intakeWorkers} worker(s))`);
+    log(`intake ${opts.intakeMiB} MiB signed+encrypted CSV × ${opts.runs} (${opts.intakeWorkers ?? 'default'} worker(s))`);
     // Keeps `npm run bench` within its time on a slow pipeline: stop once the gateway runs
     // have used the budget (at least one run always completes), and say so.
     const budgetMs = opts.intakeBudgetS * 1000;

@@ -38,7 +38,7 @@ describe('bench/stats', () => {
     expect(lines[2]).toMatch(/^upload\s+1 MB\/s\s+—\s+—\s+≥ 1\.0×$/);
   });
   it('reads its settings from the environment and refuses nonsense', () => {
-    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16, intakeMiB: 256, intakeWorkers: 1 });
+    expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16, intakeMiB: 256, intakeWorkers: undefined });
     expect(optionsFromEnv({ BENCH_INTAKE_MIB: '0' }).intakeMiB).toBe(0);
     expect(optionsFromEnv({ BENCH_SIZE_MIB: '2' }).sizeMiB).toBe(2);
     expect(() => optionsFromEnv({ BENCH_RUNS: '0' })).toThrow();

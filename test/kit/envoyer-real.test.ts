@@ -9,9 +9,6 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { assembleIntake } from '../../gateway/intake/assemble.js';
-import type { Intake } from '../../gateway/intake/contract.js';
-import type { IntakeDeps } from '../../gateway/app.js';
 import { projectRoot } from '../../gateway/config/project.js';
 import { buildKit } from '../../gateway/kit/kit.js';
 import { kitInputFromConfig } from '../../gateway/kit/inputs.js';
@@ -27,7 +24,6 @@ function daysAgo(n: number): string {
 
 describe('envoyer.sh through the real intake pipeline', () => {
   let tg: TestGateway;
-  let intake: (Intake & { close(): Promise<void> }) | undefined;
   let kitDir: string;
   let env: NodeJS.ProcessEnv;
 
@@ -38,16 +34,8 @@ describe('envoyer.sh through the real intake pipeline', () => {
     );
 
   beforeAll(async () => {
-    // startGateway wants the intake synchronously; the real one is assembled from the running
-    // gateway's pieces, so uploads are handed over once it exists (before any test sends).
-    let deps: IntakeDeps | undefined;
-    tg = await startTestGateway({
-      intake: (d) => {
-        deps = d;
-        return { open: (ctx) => intake!.open(ctx) };
-      },
-    });
-    intake = await assembleIntake({ ...deps!, auditLog: tg.gateway.auditLog, workers: 0 });
+    // The test gateway runs the real intake pipeline (in-thread), as startGateway does by default.
+    tg = await startTestGateway();
     const input = await kitInputFromConfig(tg.gateway.config.current(), 'police-nationale', { host: tg.host, port: tg.port });
     kitDir = join(tg.dir, 'kit');
     await writeKit(kitDir, buildKit(input));
@@ -60,7 +48,6 @@ describe('envoyer.sh through the real intake pipeline', () => {
   afterAll(async () => {
     if (tg) await run('gpgconf', ['--homedir', join(tg.dir, 'gnupg'), '--kill', 'all']).catch(() => undefined);
     await tg?.stop();
-    await intake?.close();
   });
 
   it('a valid export is accepted, delivered to Ludres and the observatory, with a signed receipt', async () => {
