@@ -2,6 +2,7 @@
  * OpenSSH sftp in batch mode: listings, rename commits, removal, receipts, resuming an
  * interrupted upload with `reput`, and the ssh2 defects the adapter works around.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -237,6 +238,33 @@ describe('resumable uploads', () => {
     expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
     expect(gw.audit.ofType('sftp.upload.committed').at(-1)?.refs?.['sha256']).toBe(sha256(content));
   });
+
+  it('an OpenSSH sftp killed mid-upload leaves a partial that its reput completes', async () => {
+    const content = randomBytes(128 * 1024 * 1024);
+    const src = local('killed.bin', content);
+    const batch = join(gw.dir, 'killed-batch');
+    writeFileSync(batch, `put ${src} /inbox/${DS}/killed.pgp\n`);
+    const child = spawn('sftp', ['-b', batch, '-P', String(gw.port), ...sshOptions(gw, PARTNER), `${PARTNER}@127.0.0.1`], { detached: true, stdio: 'ignore' });
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    // Kill the client (and its ssh) once a few MiB have arrived.
+    for (let i = 0; i < 600; i++) {
+      const e = gw.uploads.get(PARTNER, DS, 'killed.pgp');
+      if (e && e.size >= 4 * 1024 * 1024) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    const aborted = await gw.audit.waitFor((e) => e.type === 'sftp.upload.aborted' && e.details?.['clientName'] === 'killed.pgp');
+    const partial = aborted.details?.['bytes'] as number;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(content.length);
+    expect(gw.intake.finished.some((f) => f.ctx.clientName === 'killed.pgp')).toBe(false);
+    const r = await sftpBatch(gw, PARTNER, [`reput ${src} /inbox/${DS}/killed.pgp`], undefined, 120_000);
+    expect(r.code).toBe(0);
+    const f = gw.intake.finished.find((x) => x.ctx.clientName === 'killed.pgp')!;
+    expect(f.size).toBe(content.length);
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
+  }, 180_000);
 
   it('a CLOSE after a failed WRITE is not a commit', async () => {
     const small = await startGateway({ maxFileBytes: 100_000 });
