@@ -266,6 +266,22 @@ describe('resumable uploads', () => {
     expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
   }, 180_000);
 
+  it('parallel uploads from several sessions each land byte-exact under their own upload id', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `par-${i}.pgp`, content: randomBytes(2 * 1024 * 1024 + i) }));
+    const results = await Promise.all(
+      files.map((f, i) => sftpBatch(gw, i % 2 ? OTHER_PARTNER : PARTNER, [`put ${local(f.name, f.content)} /inbox/${i % 2 ? OTHER_DS : DS}/${f.name}`])),
+    );
+    expect(results.map((r) => r.code)).toEqual(files.map(() => 0));
+    const ids = new Set<string>();
+    files.forEach((f, i) => {
+      const done = gw.intake.finished.find((x) => x.ctx.clientName === f.name)!;
+      expect(done.ctx.partnerId).toBe(i % 2 ? OTHER_PARTNER : PARTNER);
+      expect(readFileSync(done.stagingPath).equals(f.content)).toBe(true);
+      ids.add(done.ctx.uploadId);
+    });
+    expect(ids.size).toBe(files.length);
+  });
+
   it('a CLOSE after a failed WRITE is not a commit', async () => {
     const small = await startGateway({ maxFileBytes: 100_000 });
     try {
