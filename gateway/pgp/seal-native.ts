@@ -25,6 +25,18 @@ export interface NativeSealTuning {
 
 const DEFAULT_PART_EXP = 18;
 
+/**
+ * Everything a sealer needs once the keys are chosen: PKESK packet(s), session key, signing
+ * material (its KeyObject can be posted to a worker thread), signature date (ms), tuning.
+ */
+export interface SealInit {
+  pkesk: Uint8Array;
+  sessionKey: Uint8Array;
+  signer: SigningMaterial;
+  date: number;
+  tuning: Required<NativeSealTuning>;
+}
+
 /** PKESK v3 packet(s) for `sessionKey` (AES-256) to the recipient's encryption key valid at `date`. */
 async function sessionKeyPackets(recipientKey: PublicKey, sessionKey: Uint8Array, date: Date): Promise<Uint8Array> {
   return openpgp.encryptSessionKey({
@@ -44,26 +56,41 @@ export class NativeSealer {
   private readonly seipd: SeipdWriter;
   private readonly literal: PartialPacketWriter;
   private readonly hash: Hash;
+  private readonly signer: SigningMaterial;
+  private readonly tuning: Required<NativeSealTuning>;
+  private readonly date: Date;
   private ended = false;
 
-  private constructor(private readonly signer: SigningMaterial, private readonly tuning: Required<NativeSealTuning>, private readonly date: Date, pkesk: Uint8Array, sessionKey: Uint8Array) {
-    this.out = [pkesk];
-    this.seipd = new SeipdWriter(sessionKey, tuning.partExp, this.out);
-    this.literal = new PartialPacketWriter(openpgp.enums.packet.literalData, tuning.partExp);
-    this.hash = dataHash(tuning.hash);
-    this.inner.push(onePassPacket(signer, tuning.hash));
+  private constructor(init: SealInit) {
+    this.signer = init.signer;
+    this.tuning = init.tuning;
+    this.date = new Date(init.date);
+    this.out = [init.pkesk];
+    this.seipd = new SeipdWriter(init.sessionKey, init.tuning.partExp, this.out);
+    this.literal = new PartialPacketWriter(openpgp.enums.packet.literalData, init.tuning.partExp);
+    this.hash = dataHash(init.tuning.hash);
+    this.inner.push(onePassPacket(init.signer, init.tuning.hash));
     const literalHeader = Buffer.alloc(6); // format 'b', empty file name, date
     literalHeader[0] = 0x62;
-    literalHeader.writeUInt32BE(Math.floor(date.getTime() / 1000), 2);
+    literalHeader.writeUInt32BE(Math.floor(init.date / 1000), 2);
     this.literal.push(literalHeader, this.inner);
   }
 
-  static async create(opts: SealOptions, tuning: NativeSealTuning = {}): Promise<NativeSealer> {
+  /** The keys' part (asynchronous, openpgp.js): what `fromInit` needs, structured-clonable. */
+  static async prepare(opts: SealOptions, tuning: NativeSealTuning = {}): Promise<SealInit> {
     const date = opts.date ?? new Date();
     const signer = await signingMaterial(opts.signingKey, date);
     const sessionKey = randomBytes(32);
     const pkesk = await sessionKeyPackets(opts.recipientKey, sessionKey, date);
-    return new NativeSealer(signer, { partExp: tuning.partExp ?? DEFAULT_PART_EXP, hash: tuning.hash ?? 'sha256' }, date, pkesk, sessionKey);
+    return { pkesk, sessionKey, signer, date: date.getTime(), tuning: { partExp: tuning.partExp ?? DEFAULT_PART_EXP, hash: tuning.hash ?? 'sha256' } };
+  }
+
+  static fromInit(init: SealInit): NativeSealer {
+    return new NativeSealer(init);
+  }
+
+  static async create(opts: SealOptions, tuning: NativeSealTuning = {}): Promise<NativeSealer> {
+    return new NativeSealer(await NativeSealer.prepare(opts, tuning));
   }
 
   /** Takes plaintext; returns the message bytes now complete (whole parts), or null if none yet. */

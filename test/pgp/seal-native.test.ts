@@ -14,6 +14,7 @@ import { GnuPG, run } from './gnupg.js';
 import { consume, loadPrivate, loadPublic, GATEWAY } from './fixtures.js';
 import { sealNative, NativeSealer, type NativeSealTuning } from '../../gateway/pgp/seal-native.js';
 import { PartialPacketWriter, fixedLength } from '../../gateway/pgp/native-seal/framing.js';
+import { createSealPool, type SealPool } from '../../gateway/pgp/native-seal/pool.js';
 import { ByteReader, readHeader, packetBody } from '../../gateway/pgp/native/bytes.js';
 import { DEFAULT_MAX_AGE_MS } from '../../gateway/pgp/open.js';
 import { GatewayError, isGatewayError } from '../../gateway/errors.js';
@@ -37,6 +38,38 @@ async function collect(stream: Readable): Promise<Buffer> {
 
 async function failureOf(stream: Readable): Promise<unknown> {
   return collect(stream).then(() => new Error('the stream ended without error'), (e: unknown) => e);
+}
+
+/** An endless source of 64 KiB chunks that counts what was pulled and notes when it is closed. */
+function endlessSource(): { source: AsyncGenerator<Uint8Array>; pulled: () => number; closed: () => boolean } {
+  let pulled = 0;
+  let closed = false;
+  const chunk = randomBytes(64 * 1024);
+  async function* endless(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) { pulled += chunk.length; yield chunk; }
+    } finally {
+      closed = true;
+    }
+  }
+  return { source: endless(), pulled: () => pulled, closed: () => closed };
+}
+
+/** Reads `stream` until more than `limit` bytes came out, then stops (which destroys it). */
+async function readUntil(stream: Readable, limit: number): Promise<number> {
+  let read = 0;
+  for await (const c of stream) {
+    read += (c as Buffer).length;
+    if (read > limit) break; // for-await's break destroys the stream
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  return read;
+}
+
+/** A source that yields 1 MiB and then fails with `error`. */
+async function* failingAfterOne(error: Error): AsyncGenerator<Uint8Array> {
+  yield randomBytes(1 << 20);
+  throw error;
 }
 
 describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
@@ -219,40 +252,56 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
 
   it("a source's GatewayError reaches the reader unchanged", async () => {
     const boom = new GatewayError('PGP_CORRUPT', 'source failed', {});
-    async function* failing(): AsyncGenerator<Uint8Array> {
-      yield randomBytes(1 << 20);
-      throw boom;
-    }
-    expect(await failureOf(sealNative(failing(), { recipientKey: recipientPub, signingKey: gatewayKey }))).toBe(boom);
+    expect(await failureOf(sealNative(failingAfterOne(boom), { recipientKey: recipientPub, signingKey: gatewayKey }))).toBe(boom);
   });
 
   it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {
-    let pulled = 0;
-    let closed = false;
-    const chunk = randomBytes(64 * 1024);
-    async function* endless(): AsyncGenerator<Uint8Array> {
-      try {
-        for (;;) { pulled += chunk.length; yield chunk; }
-      } finally {
-        closed = true;
-      }
-    }
-    const sealed = sealNative(endless(), { recipientKey: recipientPub, signingKey: gatewayKey });
-    let read = 0;
-    for await (const c of sealed) {
-      read += (c as Buffer).length;
-      if (read > 4 * 1024 * 1024) break; // for-await's break destroys the stream
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(pulled).toBeLessThan(read + 4 * PART);
-    expect(closed).toBe(true);
+    const s1 = endlessSource();
+    const read = await readUntil(sealNative(s1.source, { recipientKey: recipientPub, signingKey: gatewayKey }), 4 * 1024 * 1024);
+    expect(s1.pulled()).toBeLessThan(read + 4 * PART);
+    expect(s1.closed()).toBe(true);
     // Paused: nothing more is pulled while nobody reads.
-    const paused = sealNative(endless(), { recipientKey: recipientPub, signingKey: gatewayKey });
-    pulled = 0;
+    const s2 = endlessSource();
+    const paused = sealNative(s2.source, { recipientKey: recipientPub, signingKey: gatewayKey });
     paused.once('readable', () => undefined);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(pulled).toBeLessThan(4 * PART);
+    expect(s2.pulled()).toBeLessThan(4 * PART);
     paused.destroy();
+  });
+
+  describe('in worker threads (createSealPool)', () => {
+    let pool: SealPool;
+    beforeAll(() => { pool = createSealPool(2); });
+    afterAll(async () => pool?.close());
+
+    it('six seals at once, each read by gpg (and one by sq) with a good signature', async () => {
+      const bodies = [0, 1, PART - LITERAL_HEADER, 3_000_001, 700_000, 64].map((n) => randomBytes(n));
+      const files = await Promise.all(bodies.map(async (body, i) => {
+        const path = g.path(`pool-${i}.pgp`);
+        await pipeline(pool.seal(chunked(body, 65_536), { recipientKey: recipientPub, signingKey: gatewayKey }), createWriteStream(path));
+        return path;
+      }));
+      files.forEach((file, i) => expectGpgGood(file, bodies[i] as Buffer));
+      expectSqGood(files[3] as string, bodies[3] as Buffer);
+      await expectOpenpgpGood(readFileSync(files[4] as string), bodies[4] as Buffer);
+    });
+
+    it('errors reach the reader: a bad recipient key, a failing source', async () => {
+      g.gpgOk(['--quick-gen-key', `sign-only-2 <pool-${SIGN_ONLY}>`, 'ed25519', 'sign', 'never']);
+      const signOnly = (await loadPublic(g, `<pool-${SIGN_ONLY}>`))[0] as PublicKey;
+      const e1 = await failureOf(pool.seal(chunked(Buffer.from('x'), 1), { recipientKey: signOnly, signingKey: gatewayKey }));
+      expect(isGatewayError(e1, 'GATEWAY_FAILURE'), String(e1)).toBe(true);
+      const boom = new GatewayError('PGP_CORRUPT', 'source failed', {});
+      expect(await failureOf(pool.seal(failingAfterOne(boom), { recipientKey: recipientPub, signingKey: gatewayKey }))).toBe(boom);
+    });
+
+    it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {
+      const s1 = endlessSource();
+      const read = await readUntil(pool.seal(s1.source, { recipientKey: recipientPub, signingKey: gatewayKey }), 8 * 1024 * 1024);
+      expect(s1.closed()).toBe(true);
+      // In flight: the worker's credit (4 MiB), the output buffer (1 MiB) and a part.
+      expect(s1.pulled()).toBeLessThan(read + 6 * 1024 * 1024);
+    });
   });
 
   it('two seals of the same data differ (fresh session key and prefix) and both verify', async () => {
