@@ -51,7 +51,7 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
   } else {
     fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   }
-  const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now() };
+  const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now(), closed: false };
   s.uploads.open(partyId, node.dataset, node.name, entry);
   // The pipeline starts while bytes arrive, for final names written from the start. A
   // temporary name gets its final name (the receipt's client name) only at its RENAME.
@@ -101,6 +101,7 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
   if (h.temporary) {
     await h.writer.closeFile(false);
     h.entry.size = size;
+    h.entry.closed = true;
     s.uploads.park(party(s).id, h.dataset, h.name, h.entry);
     return undefined;
   }
@@ -120,6 +121,9 @@ export async function renameUpload(s: SessionState, from: UploadNode, to: Upload
   const entry = s.uploads.get(partyId, from.dataset, from.name);
   if (!entry) throw new GatewayError('PATH_NOT_FOUND', 'fichier introuvable / no such file');
   if (entry.state !== 'parked') throw entry.state === 'open' ? busy() : new GatewayError('PERMISSION_DENIED', 'fichier déjà transmis / already committed');
+  // Only a file whose writing ended with a clean CLOSE may be committed by its RENAME: a
+  // partial left by a dropped connection must be resumed first.
+  if (!entry.closed && !to.temporary) throw incomplete();
   const target = s.uploads.get(partyId, to.dataset, to.name);
   if (target?.state === 'open') throw busy();
   if (target?.state === 'parked') await s.uploads.drop(partyId, to.dataset, to.name, true);
@@ -177,6 +181,7 @@ export async function abandon(s: SessionState, h: WriteHandle): Promise<void> {
   const partyId = party(s).id;
   const size = await h.writer.closeFile(true);
   h.entry.size = size;
+  h.entry.closed = false;
   const sha256 = size > 0 ? await h.writer.sha256(size).catch(() => '') : '';
   if (h.failed) await s.uploads.drop(partyId, h.dataset, h.name, true);
   else s.uploads.park(partyId, h.dataset, h.name, h.entry);

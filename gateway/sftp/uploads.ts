@@ -18,6 +18,8 @@ export interface UploadEntry {
   readonly stagingPath: string;
   size: number;
   mtimeMs: number;
+  /** True once a clean CLOSE ended the writing (a temporary name awaiting its RENAME); a partial cut off by a drop is not. */
+  closed: boolean;
 }
 
 export interface UploadRegistry {

@@ -282,6 +282,26 @@ describe('resumable uploads', () => {
     expect(ids.size).toBe(files.length);
   });
 
+  it('a temporary file cut off by a dropped connection cannot be committed by RENAME until resumed', async () => {
+    const content = randomBytes(300_000);
+    const a = await ssh2Sftp(gw, PARTNER);
+    const h = await p.open(a.sftp, `/inbox/${DS}/cut.pgp.filepart`, 'w');
+    await p.write(a.sftp, h, content.subarray(0, 100_000), 0);
+    a.client.destroy();
+    await gw.audit.waitFor((e) => e.type === 'sftp.upload.aborted' && e.details?.['clientName'] === 'cut.pgp.filepart');
+    const b = await ssh2Sftp(gw, PARTNER);
+    await expect(p.rename(b.sftp, `/inbox/${DS}/cut.pgp.filepart`, `/inbox/${DS}/cut.pgp`)).rejects.toThrow(/UPLOAD_INCOMPLETE/);
+    expect(gw.intake.finished.some((f) => f.ctx.clientName === 'cut.pgp')).toBe(false);
+    // Resumed (open without truncation, write the rest), closed, then renamed: committed whole.
+    const h2 = await p.open(b.sftp, `/inbox/${DS}/cut.pgp.filepart`, 'r+');
+    await p.write(b.sftp, h2, content.subarray(100_000), 100_000);
+    await p.close(b.sftp, h2);
+    await p.rename(b.sftp, `/inbox/${DS}/cut.pgp.filepart`, `/inbox/${DS}/cut.pgp`);
+    b.client.end();
+    const f = gw.intake.finished.find((x) => x.ctx.clientName === 'cut.pgp')!;
+    expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
+  });
+
   it('a CLOSE after a failed WRITE is not a commit', async () => {
     const small = await startGateway({ maxFileBytes: 100_000 });
     try {
