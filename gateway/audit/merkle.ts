@@ -281,7 +281,7 @@ function isPowerOfTwo(n: number): boolean {
  */
 export class CompactRange {
   private constructor(
-    private readonly hashes: Buffer[],
+    private readonly hashes: Uint8Array[],
     private n: number,
   ) {}
 
@@ -302,17 +302,21 @@ export class CompactRange {
     return new CompactRange([...this.hashes], this.n);
   }
 
-  /** Appends a leaf hash; returns the interior nodes (level ≥ 1) this completed. */
-  append(leaf: Uint8Array): { id: NodeId; hash: Buffer }[] {
+  /**
+   * Appends a leaf hash (kept, not copied: callers pass hashes nobody mutates); returns the
+   * interior nodes (level ≥ 1) this completed, unless `record` is false (verify needs none).
+   */
+  append(leaf: Uint8Array, record = true): { id: NodeId; hash: Buffer }[] {
     const done: { id: NodeId; hash: Buffer }[] = [];
-    let h: Buffer = Buffer.from(leaf);
+    let h: Uint8Array = leaf;
     let index = this.n;
     let level = 0;
     while (odd(index)) {
-      h = nodeHash(this.hashes.pop()!, h);
+      const node = nodeHash(this.hashes.pop()!, h);
+      h = node;
       index = half(index);
       level++;
-      done.push({ id: { level, index }, hash: h });
+      if (record) done.push({ id: { level, index }, hash: node });
     }
     this.hashes.push(h);
     this.n++;
