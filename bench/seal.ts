@@ -1,7 +1,9 @@
 /**
  * Delivery sealing throughput (sign + encrypt for one recipient): sealNative (node:crypto) against
  * sealForRecipient (openpgp.js) on the same NDJSON, with GnuPG's `--sign --encrypt` and `--decrypt`
- * of the same size as references (the intake target is stated against `gpg --decrypt`). Keys:
+ * of the same size as references (the intake target is stated against `gpg --decrypt`); then a
+ * fan-out like the intake's (6 recipients at once, half the data each) on the calling thread and
+ * in a pool of 2 worker threads. CPU figures (process.cpuUsage) hold up better on a busy machine. Keys:
  * v4 Ed25519 gateway, Ed25519 + Cv25519 recipient. Interleaved runs, medians; MB = 10^6 bytes of
  * plaintext.
  *
@@ -18,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
 import { sealNative } from '../gateway/pgp/seal-native.js';
+import { createSealPool } from '../gateway/pgp/native-seal/pool.js';
 import { sealForRecipient, type SealOptions } from '../gateway/pgp/seal.js';
 import { interleave, mbPerSec, median, round } from './stats.js';
 
@@ -73,6 +76,23 @@ export async function benchSeal(): Promise<Record<string, number>> {
       () => timeSeal(() => sealNative(chunks(data), opts)),
       () => timeGpg(home, ['--local-user', '<gateway@bench.test>', '--recipient', '<recipient@bench.test>', '--compress-algo', 'none', '--sign', '--encrypt', plain]));
     const decrypt = await interleave(runs, () => timeGpg(home, ['--decrypt', sealed]));
+    let cpu = 0;
+    const cpuTimed = async (): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const ms = await timeSeal(() => sealNative(chunks(data), opts));
+      const c = process.cpuUsage(c0);
+      cpu += (c.user + c.system) / 1000;
+      return ms;
+    };
+    await interleave(runs, cpuTimed);
+    const half = data.subarray(0, data.length >> 1);
+    const pool = createSealPool(2);
+    const fanOut = async (seal: typeof sealNative): Promise<number> => {
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 6 }, () => pipeline(seal(chunks(half), opts), new Writable({ write: (_c, _e, cb) => cb() }))));
+      return performance.now() - t0;
+    };
+    const six = await interleave(runs, () => fanOut(sealNative), () => fanOut((p, o) => pool.seal(p, o))).finally(() => pool.close());
     const js = await interleave(openpgpRuns, () => timeSeal(() => sealForRecipient(chunks(data), opts)));
     const mbps = (ms: number[]) => mbPerSec(data.length, median(ms));
     const nativeMBps = mbps(native.a);
@@ -80,6 +100,9 @@ export async function benchSeal(): Promise<Record<string, number>> {
       size_MiB: sizeMiB,
       sealNative_MBps: round(nativeMBps, 1),
       openpgpjs_seal_MBps: round(mbps(js.a), 1),
+      sealNative_cpu_MBps: round(mbPerSec(data.length * runs, cpu), 1),
+      six_recipients_in_thread_MBps: round(mbPerSec(6 * half.length, median(six.a)), 1),
+      six_recipients_pool2_MBps: round(mbPerSec(6 * half.length, median(six.b)), 1),
       gpg_sign_encrypt_MBps: round(mbps(native.b), 1),
       gpg_decrypt_MBps: round(mbps(decrypt.a), 1),
       native_vs_openpgpjs: round(nativeMBps / mbps(js.a), 2),
