@@ -1,6 +1,6 @@
 /**
  * Positional writes into one staging file, answered as soon as the data is queued in memory.
- * Contiguous WRITEs are coalesced into large batches written one at a time; memory is bounded
+ * Contiguous WRITEs are coalesced into 1 MiB batches (a few written at once); memory is bounded
  * (a WRITE waits while too much is queued); the SHA-256 and the intake stream follow the
  * bytes while they arrive in order, and give up (the file is re-read at commit) otherwise.
  *
