@@ -18,6 +18,15 @@
  * neither expired nor revoked at `now`, the algorithms within security.md invariant 5, the
  * signature time not in the future and not older than `maxAgeMs`, and the plaintext no larger
  * than `maxDecompressedBytes`. The literal packet's file name is ignored (invariant 7).
+ *
+ * Two engines give the same verdicts (test/pgp/corpus.test.ts runs every file through both):
+ * the native one (native/: node:crypto for AES-CFB, the MDC, the SHA-2 of the literal data and
+ * Ed25519/RSA verification; openpgp.js only for the session key and parsing signature packets)
+ * takes binary SEIPD v1 messages with AES and one-pass signatures, as GnuPG and sq make them;
+ * openpgp.js (allowUnauthenticatedStream, bounded memory) takes everything else, whole (armor,
+ * password packets, AEAD) or after native decryption (bzip2, text-mode or v6 signatures).
+ * Memory stays flat in the file size (test/pgp/memory.test.ts). Input chunks of 64 KiB–1 MiB
+ * work best; any async iterable, Node Readable or web stream is accepted as it is.
  */
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
