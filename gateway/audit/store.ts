@@ -75,8 +75,8 @@ export interface AuditStore {
   entry(seq: number): Promise<StoredEntry | undefined>;
   /** Entries in seq order, in chunks (bounded memory). */
   entries(from?: number, chunk?: number): AsyncIterable<StoredEntry[]>;
-  /** Entries in seq order with the body as UTF-8 bytes, for verify (no string round trip); withBody false: empty bodies. */
-  entryBytes(from?: number, chunk?: number, withBody?: boolean): AsyncIterable<StoredEntryBytes[]>;
+  /** Entries in seq order with the body as UTF-8 bytes, for verify (no string round trip). */
+  entryBytes(from?: number, chunk?: number): AsyncIterable<StoredEntryBytes[]>;
   query(filter: EntryFilter): Promise<StoredEntry[]>;
   count(filter?: EntryFilter): Promise<number>;
   /** Entries with time < before that are not purged yet (at most `limit`). */
@@ -161,7 +161,6 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
     entry: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE seq = ?'),
     chunk: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
     chunkBytes: db.prepare('SELECT seq, CAST(body AS BLOB), leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?').raw(),
-    chunkLeaves: db.prepare("SELECT seq, X'', leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?").raw(),
     expired: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE time < ? AND purged = 0 ORDER BY seq LIMIT ?'),
     purge: readonly ? undefined : db.prepare('UPDATE entries SET body = ?, actor = NULL, upload_id = NULL, purged = 1 WHERE seq = ?'),
     insCheckpoint: readonly ? undefined : db.prepare('INSERT INTO checkpoints (size, time, note) VALUES (?, ?, ?)'),
@@ -216,11 +215,10 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
         yield rows;
       }
     },
-    async *entryBytes(from = 0, chunk = 20_000, withBody = true) {
+    async *entryBytes(from = 0, chunk = 20_000) {
       let next = from;
-      const stmt = withBody ? st.chunkBytes : st.chunkLeaves;
       for (;;) {
-        const rows = (stmt.all(next, chunk) as [number, Buffer, Buffer, number][]).map(([seq, body, leafHash, purged]) => ({ seq, body, leafHash, purged: purged === 1 }));
+        const rows = (st.chunkBytes.all(next, chunk) as [number, Buffer, Buffer, number][]).map(([seq, body, leafHash, purged]) => ({ seq, body, leafHash, purged: purged === 1 }));
         if (rows.length === 0) return;
         next = rows[rows.length - 1]!.seq + 1;
         yield rows;

@@ -5,7 +5,7 @@ import { openAuditReader } from '../../gateway/audit/log.js';
 import { entryLeafHash } from '../../gateway/audit/entry.js';
 import { verifyCheckpoint } from '../../gateway/audit/checkpoint.js';
 import { verifyInclusionBundle } from '../../gateway/audit/proof.js';
-import { verifyAuditDir, verifyAuditStore } from '../../gateway/audit/verify.js';
+import { verifyAuditStore } from '../../gateway/audit/verify.js';
 import { openSqliteAuditStore, type AuditStore } from '../../gateway/audit/store.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { ORIGIN, event, fixture, type Fixture } from './helpers.js';
@@ -235,6 +235,5 @@ describe('retention', () => {
     await again.close();
     expect(report.ok).toBe(false);
     expect(report.failure).toMatchObject({ check: 'CHECKPOINT_ROOT', checkpointSize: 10 });
-    expect(await verifyAuditDir(path, { key: fx.verifier, origin: ORIGIN })).toEqual(report);
   });
 });

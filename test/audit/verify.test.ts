@@ -2,8 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { openSqliteAuditStore } from '../../gateway/audit/store.js';
-import { verifyAuditDir, verifyAuditStore, type VerifyReport } from '../../gateway/audit/verify.js';
+import { verifyAuditDir, type VerifyReport } from '../../gateway/audit/verify.js';
 import { signCheckpoint, verifyCheckpoint } from '../../gateway/audit/checkpoint.js';
 import { formatSignerKey, generateSignerKey } from '../../gateway/audit/notekey.js';
 import { ORIGIN, event, fixture, type Fixture } from './helpers.js';
@@ -24,19 +23,7 @@ async function build(): Promise<{ db: Database.Database; verify: (trusted?: stri
   const db = new Database(file);
   return {
     db,
-    // Both implementations (one thread, any store; two threads, SQLite) must give the same report.
-    verify: async (trusted) => {
-      const store = openSqliteAuditStore(join(fx.dir, 'audit'), { readonly: true });
-      let single: VerifyReport;
-      try {
-        single = await verifyAuditStore(store, { key: fx.verifier, origin: ORIGIN, trusted });
-      } finally {
-        await store.close();
-      }
-      const parallel = await verifyAuditDir(join(fx.dir, 'audit'), { key: fx.verifier, origin: ORIGIN, trusted });
-      expect(parallel).toEqual(single);
-      return single;
-    },
+    verify: async (trusted) => verifyAuditDir(join(fx.dir, 'audit'), { key: fx.verifier, origin: ORIGIN, trusted }),
   };
 }
 
