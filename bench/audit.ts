@@ -76,7 +76,7 @@ export async function benchAudit(): Promise<Record<string, number>> {
     const report = await verifyAuditDir(join(root, 'big'), { key: parseVerifierKey(formatVerifierKey(key)), origin: ORIGIN });
     out['verify_s'] = Number((Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2));
     const cpu = process.cpuUsage(cpu0);
-    out['verify_cpu_s'] = Number(((cpu.user + cpu.system) / 1e6).toFixed(2))
+    out['verify_cpu_s'] = Number(((cpu.user + cpu.system) / 1e6).toFixed(2));
     if (!report.ok) throw new Error(`bench trail does not verify: ${report.failure?.message}`);
     out['verify_entries'] = report.entries;
     out['verify_checkpoints'] = report.checkpoints;
