@@ -16,6 +16,7 @@ import type { Intake } from './intake/contract.js';
 import { createLogger, type Logger } from './log.js';
 import { dataLayout, type DataLayout } from './paths.js';
 import { recover } from './publish/recover.js';
+import { expireDeliveries } from './publish/expire.js';
 import { handleSession } from './sftp/session.js';
 import { createUploadRegistry } from './sftp/uploads.js';
 import { startSshServer } from './ssh/server.js';
@@ -74,6 +75,7 @@ export interface RunningGateway {
 }
 
 const GATEWAY_ACTOR = { id: 'gateway', kind: 'gateway' } as const;
+const DELIVERY_EXPIRY_INTERVAL_MS = 3_600_000;
 const AUDIT_PURGE_INTERVAL_MS = 6 * 3_600_000;
 
 export function knownHostsLine(host: string, port: number, publicLine: string): string {
@@ -130,6 +132,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const state = openStateStore(layout.state);
     cleanups.push(() => state.close());
     const recovered = await recover({ layout, state, audit, now: () => new Date() });
+    // Deliveries past their convention's retention leave the outbox, at start and every hour.
+    let expiring: Promise<void> = Promise.resolve();
+    const expire = (): void => {
+      expiring = expiring.then(() =>
+        expireDeliveries({ layout, state, audit, now: new Date() }).then(
+          (n) => void (n > 0 && log.info({ expired: n }, 'deliveries expired')),
+          (err: unknown) => log.error({ err }, 'delivery expiry failed'),
+        ),
+      );
+    };
+    expire();
+    const expiryTimer = setInterval(expire, DELIVERY_EXPIRY_INTERVAL_MS);
+    expiryTimer.unref();
+    cleanups.push(async () => {
+      clearInterval(expiryTimer);
+      await expiring;
+    });
     log.info({ rolledForward: recovered.rolledForward.length, rolledBack: recovered.rolledBack.length }, 'start-up recovery done');
 
     const offChange = config.onChange((next) => {
@@ -161,7 +180,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (intake.close) cleanups.push(() => intake.close?.());
     const uploads = createUploadRegistry({ keepMs: () => config.current().settings.limits.partialUploadKeepMs, log });
     cleanups.push(() => uploads.close());
-    const deps = { config, intake, layout, audit, log, uploads };
+    const deps = {
+      config,
+      intake,
+      layout,
+      audit,
+      log,
+      uploads,
+      onDelivery: (e: { recipient: string; dataset: string; file: string; event: 'downloaded' | 'deleted' }) => {
+        const row = state.deliveryByFile(e.recipient, e.dataset, e.file);
+        if (row) state.setDeliveryState(row.id, e.event, new Date().toISOString());
+      },
+    };
 
     const hostKeyFile = resolve(first.dir, settings.keys.sshHostKey);
     const ssh = await startSshServer({

@@ -145,7 +145,7 @@ export function createAdminData(deps: { config: ConfigSource; audit: AuditReader
       const first = entries.reduce((a, e) => (e.time < a ? e.time : a), entries[0]!.time);
       if (made !== null) {
         for await (const e of scanAudit(audit, { type: 'sftp.upload.committed', from: new Date(made - 1000).toISOString(), to: new Date(Date.parse(first) + 1000).toISOString() })) {
-          if (e.refs['upload'] === uploadId && !entries.some((x) => x.index === e.index)) entries.push(e);
+          if ((e.refs['uploadId'] ?? e.refs['upload']) === uploadId && !entries.some((x) => x.index === e.index)) entries.push(e);
         }
       }
       // Downloads are recorded by recipient and file name, not by upload: find them per delivery.

@@ -13,6 +13,11 @@ export function deliveryFileName(receivedAt: Date, partner: string, uploadId: st
   return `${utcStamp(receivedAt)}_${partner}_${uploadId}.ndjson.pgp`;
 }
 
+/** The upload id in a name the gateway made (a delivery, its manifest, a receipt), if any. */
+export function uploadIdOfFile(name: string): string | undefined {
+  return /(?:^|_)([0-9a-hjkmnp-tv-z]{26})(?:\.ndjson\.pgp|\.manifest\.json|\.json|\.json\.asc)$/.exec(name)?.[1];
+}
+
 export interface ReceiptError {
   readonly code: string;
   readonly record?: number;

@@ -3,6 +3,7 @@
  * and times from disk, resumable positional reads, a complete download reported once), and
  * their deletion.
  */
+import { uploadIdOfFile } from '../publish/names.js';
 import { constants, type Stats } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { read as readFd, close as closeFd, fstat as fstatFd, open as openCb } from 'node:fs';
@@ -137,9 +138,17 @@ export async function closeRead(s: SessionState, h: ReadHandle): Promise<void> {
   await audit(s, {
     type: h.node.type === 'delivery' ? 'delivery.downloaded' : 'receipt.downloaded',
     outcome: complete ? 'success' : 'info',
-    refs: h.node.type === 'delivery' ? { file: h.node.name, dataset: h.node.dataset } : { file: h.node.name },
+    refs: servedRefs(s, h.node),
     details: { complete, bytes: h.size, bytesRead: read },
   });
+  if (complete && h.node.type === 'delivery') s.deps.onDelivery?.({ recipient: s.ctx.party.id, dataset: h.node.dataset, file: h.node.name, event: 'downloaded' });
+}
+
+/** References of a served file: the upload id is part of every name the gateway makes. */
+function servedRefs(s: SessionState, node: ServedNode): Record<string, string> {
+  const uploadId = uploadIdOfFile(node.name);
+  const base = { file: node.name, ...(uploadId ? { uploadId } : {}) };
+  return node.type === 'delivery' ? { ...base, dataset: node.dataset, recipient: s.ctx.party.id } : base;
 }
 
 export async function removeServed(s: SessionState, node: ServedNode): Promise<void> {
@@ -151,6 +160,7 @@ export async function removeServed(s: SessionState, node: ServedNode): Promise<v
   await audit(s, {
     type: node.type === 'delivery' ? 'delivery.deleted' : 'receipt.deleted',
     outcome: 'success',
-    refs: node.type === 'delivery' ? { file: node.name, dataset: node.dataset } : { file: node.name },
+    refs: servedRefs(s, node),
   });
+  if (node.type === 'delivery') s.deps.onDelivery?.({ recipient: s.ctx.party.id, dataset: node.dataset, file: node.name, event: 'deleted' });
 }

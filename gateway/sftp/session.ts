@@ -164,7 +164,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     }
     if (!deps.uploads) uploads.close();
     limitsExt.restore();
-    await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { conn: ctx.connId } }).catch(() => undefined);
+    await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { connId: ctx.connId } }).catch(() => undefined);
   };
 
   ctx.onConnectionClose(() => void cleanup());
@@ -177,7 +177,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   });
   sftp.on('error', (err: Error) => ctx.log.warn({ err, connId: ctx.connId }, 'sftp protocol error'));
 
-  void audit(s, { type: 'sftp.session.open', outcome: 'success', refs: { conn: ctx.connId } }).catch(() => undefined);
+  void audit(s, { type: 'sftp.session.open', outcome: 'success', refs: { connId: ctx.connId } }).catch(() => undefined);
 
   sftp.on('OPEN', (reqid: number, filename: string, pflags: number) =>
     run(reqid, async () => {

@@ -35,6 +35,8 @@ export interface SftpDeps {
   /** Shared by every session of one gateway so an interrupted upload can be resumed from another connection. */
   readonly uploads?: UploadRegistry;
   readonly limits?: Partial<SftpLimits>;
+  /** Told when a recipient downloads a delivery completely or deletes it (the state store keeps it). */
+  readonly onDelivery?: (e: { recipient: string; dataset: string; file: string; event: 'downloaded' | 'deleted' }) => void;
 }
 
 export interface WriteHandle {

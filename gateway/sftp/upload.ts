@@ -159,7 +159,7 @@ async function commit(
     await audit(s, {
       type: 'sftp.upload.committed',
       outcome: 'success',
-      refs: { upload: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
+      refs: { uploadId: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
       details: { bytes: u.size, clientName: u.name },
     });
     verdict = await intake.finish(u.entry.stagingPath, u.size);
@@ -188,7 +188,7 @@ export async function abandon(s: SessionState, h: WriteHandle): Promise<void> {
   await audit(s, {
     type: 'sftp.upload.aborted',
     outcome: 'failure',
-    refs: { upload: h.entry.uploadId, dataset: h.dataset, ...(sha256 ? { sha256 } : {}) },
+    refs: { uploadId: h.entry.uploadId, dataset: h.dataset, ...(sha256 ? { sha256 } : {}) },
     details: { bytes: size, clientName: h.name, resumable: !h.failed, reason: h.failed?.code ?? 'UPLOAD_INCOMPLETE' },
   }).catch((err: unknown) => s.ctx.log.error({ err }, 'audit append failed'));
 }

@@ -101,6 +101,10 @@ describe('a sealed export, end to end with real clients', () => {
     const records = gpg(['--decrypt', `${work}/ludres.pgp`]).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const expected = CSV.toString('utf8').trim().split('\n').slice(1).filter((l) => l.split(';')[4] === '54328').map((l) => l.split(';')[0]);
     expect(records.map((r) => r['id_fait']).sort()).toEqual(expected.sort());
+    // The complete download is recorded: state and audit.
+    expect(tg.gateway.state.deliveriesOf(id).find((d) => d.recipient === 'ludres')?.state).toBe('downloaded');
+    const downloads = await tg.gateway.auditLog!.query({ type: 'delivery.downloaded', uploadId: id });
+    expect(downloads.map((r) => r.entry.refs?.['recipient'])).toContain('ludres');
   });
 
   it('OpenSSH sftp -b: a file signed by another partner exits 1, publishes nothing, and the receipt says why', async () => {

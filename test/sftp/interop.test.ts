@@ -84,7 +84,7 @@ describe.each(CLIENTS)('$name', (client) => {
     expect(f.size).toBe(content.length);
     expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
     expect(f.stagingPath.startsWith(gw.layout.staging)).toBe(true);
-    const ev = gw.audit.ofType('sftp.upload.committed').find((e) => e.refs?.['upload'] === f.ctx.uploadId);
+    const ev = gw.audit.ofType('sftp.upload.committed').find((e) => e.refs?.['uploadId'] === f.ctx.uploadId);
     expect(ev?.refs?.['sha256']).toBe(sha256(content));
     expect(ev?.details?.['bytes']).toBe(content.length);
   });
