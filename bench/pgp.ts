@@ -76,6 +76,7 @@ export async function benchPgp(): Promise<Record<string, number>> {
       ratio_vs_gpg: round(oursMBps / gpgMBps, 3),
     };
   } finally {
+    spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: join(dir, 'gnupg') } });
     rmSync(dir, { recursive: true, force: true });
   }
 }

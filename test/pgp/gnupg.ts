@@ -104,6 +104,8 @@ export class GnuPG {
   }
 
   cleanup(): void {
+    // gpg started an agent for this home: stop it rather than leave it to notice the rm.
+    run('gpgconf', ['--kill', 'all'], { env: this.env });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
