@@ -13,7 +13,7 @@ import type { GatewayConfig } from '../config/model.js';
 import { sendingConventions } from '../config/conventions.js';
 import { GatewayError } from '../errors.js';
 import { openMessage } from '../pgp/open.js';
-import { sealForRecipient } from '../pgp/seal.js';
+import { sealNative } from '../pgp/seal-native.js';
 import { iterableToWebStream } from '../pgp/streams.js';
 import { pendingName } from '../publish/commit.js';
 import { ensureDir, fsyncPath } from '../publish/fsutil.js';
@@ -80,7 +80,7 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
     const path = join(dir, pendingName(recipient, fileName));
     const hash = createHash('sha256');
     const entry: Output = { stream, done: Promise.resolve(), records: 0, sha256: '', size: 0, batch: [], batchLength: 0 };
-    const sealed = sealForRecipient(stream, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
+    const sealed = sealNative(stream, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
     sealed.on('data', (c: Buffer) => {
       hash.update(c);
       entry.size += c.length;
