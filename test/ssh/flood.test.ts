@@ -77,4 +77,27 @@ describe('authentication attempts per connection', () => {
     expect(mine).toHaveLength(4);
     expect(mine.every((e) => e.details?.['reason'] === 'key_not_registered' && String(e.refs?.['key']).startsWith('SHA256:'))).toBe(true);
   });
+
+  it('audits a hostile username as a bounded, printable string', async () => {
+    const before = h.audit.ofType('ssh.auth').length;
+    const hostile = `evil\u0000\r\n\u001b[31m${'x'.repeat(5000)}`;
+    const stranger = readFileSync(h.keys.stranger.privateKey);
+    await new Promise<void>((resolve) => {
+      const c = new ssh2.Client();
+      c.on('error', () => undefined);
+      c.on('close', () => resolve());
+      c.on('ready', () => c.end());
+      c.connect({ host: '127.0.0.1', port: h.server.port, username: hostile, privateKey: stranger, readyTimeout: 20_000 });
+    });
+    const mine = h.audit.ofType('ssh.auth').slice(before);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const e of mine) {
+      const u = String(e.details?.['username']);
+      expect(u.length).toBeLessThanOrEqual(65);
+      expect([...u].every((ch) => ch.charCodeAt(0) >= 0x20)).toBe(true);
+      expect(u.startsWith('evil????[31mxxx')).toBe(true);
+      expect(e.actor.id).toBe('unknown');
+      expect(e.details?.['reason']).toBe('unknown_user');
+    }
+  });
 });
