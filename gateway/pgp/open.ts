@@ -194,7 +194,9 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<O
     decrypted = yield* decryptAndStream(input, opts, config, hook);
   } catch (e) {
     const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
-    const integrity = err.code === 'PGP_CORRUPT' || hook.check === undefined ? null : await hook.check();
+    // A limit is a verdict of its own: no need to decrypt the rest of a file that is too large.
+    const settled = err.code === 'PGP_CORRUPT' || err.code === 'PGP_TOO_LARGE' || hook.check === undefined;
+    const integrity = settled ? null : await hook.check();
     throw integrity ?? err;
   }
   const checks = (async () => {
