@@ -195,8 +195,8 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<O
   } catch (e) {
     const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
     // A limit is a verdict of its own: no need to decrypt the rest of a file that is too large.
-    const settled = err.code === 'PGP_CORRUPT' || err.code === 'PGP_TOO_LARGE' || hook.check === undefined;
-    const integrity = settled ? null : await hook.check();
+    const check = err.code === 'PGP_CORRUPT' || err.code === 'PGP_TOO_LARGE' ? undefined : hook.check;
+    const integrity = check === undefined ? null : await check();
     throw integrity ?? err;
   }
   const checks = (async () => {
