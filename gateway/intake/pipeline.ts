@@ -9,6 +9,7 @@
  * OpenPGP verdict, the checks and the commit protocol (publish/commit.ts) have all passed.
  * Rejected or failed uploads leave nothing but their receipt.
  */
+import { rm } from 'node:fs/promises';
 import type { AuditSink } from '../audit/events.js';
 import type { ConfigSource } from '../config/model.js';
 import { receivingGrants, sendingConventions } from '../config/conventions.js';
@@ -103,18 +104,27 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
       if (settled) throw new GatewayError('UPLOAD_INCOMPLETE', 'upload already ended');
       settled = true;
       work.finish(stagingPath, size);
-      const result = await work.result;
-      if (!result.ok && result.internal) return fail('GATEWAY_FAILURE', INTERNAL, result.message);
       try {
-        // A rejected file may not have been read to its end: its receipt still names all of it.
-        const file = result.ok ? { sha256: result.sha256, size: result.size } : await hashFile(stagingPath);
-        const found = result.ok ? result.processed : new GatewayError(result.code, result.message);
-        return await serial.run(() => decide(deps, ctx, { receivedAt, fileName, ...file }, found));
-      } catch (e) {
-        return fail('GATEWAY_FAILURE', INTERNAL, e);
+        return await verdictOf(stagingPath);
+      } finally {
+        // Every verdict is final (a committed upload is never resumed): the received bytes go.
+        await rm(stagingPath, { force: true });
       }
     },
   };
+
+  async function verdictOf(stagingPath: string): Promise<Verdict> {
+    const result = await work.result;
+    if (!result.ok && result.internal) return fail('GATEWAY_FAILURE', INTERNAL, result.message);
+    try {
+      // A rejected file may not have been read to its end: its receipt still names all of it.
+      const file = result.ok ? { sha256: result.sha256, size: result.size } : await hashFile(stagingPath);
+      const found = result.ok ? result.processed : new GatewayError(result.code, result.message);
+      return await serial.run(() => decide(deps, ctx, { receivedAt, fileName, ...file }, found));
+    } catch (e) {
+      return fail('GATEWAY_FAILURE', INTERNAL, e);
+    }
+  }
 }
 
 /** Turns what was found into the upload's final state, receipt and publication. */

@@ -169,6 +169,11 @@ describe('a sealed export, end to end with real clients', () => {
     expect(newReceipt('police-nationale', before)['status']).toBe('accepted');
   });
 
+  it('nothing received stays in staging once its verdict is given', () => {
+    expect(readdirSync(join(tg.dataDir, 'staging'))).toEqual([]);
+    expect(readdirSync(join(tg.dataDir, 'pending'))).toEqual([]);
+  });
+
   it('the audit trail records the chain and verifies', async () => {
     const log = tg.gateway.auditLog!;
     const uploads = await log.query({ type: 'upload.*', limit: 1000 });
