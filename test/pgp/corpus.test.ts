@@ -94,6 +94,17 @@ matrix.push({
   make: (c) => signEncrypt(c, PARTNER_RSA, ['--digest-algo', 'SHA512']), expect: { signer: PARTNER_RSA },
 });
 matrix.push({
+  // aeadProtect is asked for, but the gateway key (made by GnuPG 2.2) does not announce SEIPD v2:
+  // openpgp.js falls back to SEIPD v1, which the native engine reads.
+  name: 'openpgp.js v6 sender (aeadProtect asked, SEIPD v1 used for a GnuPG 2.2 key)',
+  make: async (c) => {
+    const message = await openpgp.createMessage({ binary: c.body });
+    const out = await openpgp.encrypt({ message, encryptionKeys: c.gatewayPublic, signingKeys: c.partnerKey, format: 'binary', config: { aeadProtect: true } });
+    return Buffer.from(out);
+  },
+  expect: { signer: PARTNER_ED },
+});
+matrix.push({
   name: 'two registered keys of the partner, signed with the second', sender: [PARTNER_ED, PARTNER_RSA],
   make: (c) => signEncrypt(c, PARTNER_RSA), expect: { signer: PARTNER_RSA },
 });
