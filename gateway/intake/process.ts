@@ -14,7 +14,6 @@ import { sendingConventions } from '../config/conventions.js';
 import { GatewayError } from '../errors.js';
 import { openMessage } from '../pgp/open.js';
 import { sealNative } from '../pgp/seal-native.js';
-import { iterableToWebStream } from '../pgp/streams.js';
 import { pendingName } from '../publish/commit.js';
 import { ensureDir, fsyncPath } from '../publish/fsutil.js';
 import { checkExport, type CheckResult } from './check.js';
@@ -53,7 +52,7 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
     throw new GatewayError('DATASET_NOT_GRANTED', `aucune convention en vigueur ne permet à ${ctx.partnerId} d'envoyer ${ctx.datasetId} / dataset not granted`);
   }
   const keys = env.keys;
-  const opened = openMessage(iterableToWebStream(bytes), {
+  const opened = openMessage(bytes, {
     decryptionKey: keys.gateway,
     senderKeys: [...keys.partnerKeys(ctx.partnerId)],
     now: env.now(),
