@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { startGateway } from '../gateway/app.js';
@@ -33,7 +33,9 @@ export async function writeExport(path: string, bytes: number, tag: string): Pro
   while (written < bytes) {
     let chunk = '';
     for (let k = 0; k < 1000; k++, n++) {
-      chunk += `${tag}-${n};${day};21:30;${(n % 90) + 1};${INSEE[n % INSEE.length]};;;;${n % 2}\n`;
+      // A street-level address, as real exports carry: ~90 bytes a line keeps 256 MiB under
+      // the 5 M records limit.
+      chunk += `${tag}-${n};${day};21:30;${(n % 90) + 1};${INSEE[n % INSEE.length]};${(n % 180) + 1} avenue du Général Leclerc;;;${n % 2}\n`;
     }
     written += chunk.length;
     if (!out.write(chunk)) await once(out, 'drain');
@@ -52,6 +54,15 @@ function gpg(home: string, args: readonly string[]): Promise<number> {
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`gpg ${args[0]}: ${err.trim()}`))));
   });
+}
+
+/** " (receipt: CODE message)" from the newest receipt, to say why a bench upload was refused. */
+async function newestReceiptReason(dir: string): Promise<string> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+  const last = names.at(-1);
+  if (!last) return '';
+  const r = JSON.parse(await readFile(join(dir, last), 'utf8')) as { code?: string; message?: string };
+  return ` (receipt: ${r.code ?? '?'} ${r.message ?? ''})`;
 }
 
 export interface IntakeBench {
@@ -99,7 +110,14 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
       return { file, records };
     },
     gpgDecrypt: (file) => gpg(gatewayHome, ['--output', '/dev/null', '--decrypt', file]),
-    upload: (file, k) => runBatchOk(target, [`put ${q(file)} /inbox/${BENCH_DATASET}/export-${k}.csv.gpg`], work),
+    async upload(file, k) {
+      try {
+        return await runBatchOk(target, [`put ${q(file)} /inbox/${BENCH_DATASET}/export-${k}.csv.gpg`], work);
+      } catch (e) {
+        const why = await newestReceiptReason(join(gateway.layout.receipts, BENCH_PARTNER));
+        throw new Error(`${e instanceof Error ? e.message : String(e)}${why}`, { cause: e });
+      }
+    },
     async close() {
       await gateway.close();
       for (const h of [partnerHome, gatewayHome]) {

@@ -140,3 +140,23 @@ describe('bench gateway side (tiny sizes)', () => {
     }
   }, 60_000);
 });
+
+describe('bench intake (tiny sizes)', () => {
+  it('a fresh signed+encrypted export is accepted by the real pipeline; a refusal names the receipt code', async () => {
+    const { startIntakeBench, writeExport } = await import('../../bench/intake.js');
+    const work = await mkdtemp(join(tmpdir(), 'passerelle-test-benchintake-'));
+    const ib = await startIntakeBench(work, 256 * 1024, 0);
+    try {
+      const { file, records } = await ib.prepare(0);
+      expect(records).toBeGreaterThan(1000);
+      expect(await ib.gpgDecrypt(file)).toBeGreaterThan(0);
+      expect(await ib.upload(file, 0)).toBeGreaterThan(0);
+      const plain = join(work, 'plain.csv');
+      await writeExport(plain, 10_000, 'X');
+      await expect(ib.upload(plain, 1)).rejects.toThrow(/receipt: PGP_NOT_ENCRYPTED/);
+    } finally {
+      await ib.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
