@@ -2,16 +2,19 @@
  * Throughput of the intake's data side: `checkExport` (decode → parse → validate → rules →
  * route → normalize) on valid exports of the three formats, against the known floor of the job,
  * `JSON.parse` + the compiled ajv validator over NDJSON lines (performance.md: ≈ 1 M records/s).
- * Runs are interleaved (baseline, CSV, NDJSON, JSON, baseline, …) and each figure is a median,
- * so load from other processes hits every figure alike; read the ratios, not the rates.
+ * Runs are interleaved (baseline, CSV, NDJSON, JSON, baseline, …); each ratio is the median of
+ * the per-run ratios, so load from other processes hits every figure alike: read the ratios, not
+ * the rates. Rates per CPU second are given too (steadier on a loaded machine).
  *
  * Run alone with `npx tsx bench/check.ts`, or profile a tsx-free build:
  * `npx tsc -p tsconfig.build.json && node --cpu-prof dist/bench/check.js`.
- * Environment: BENCH_CHECK_RECORDS (default 300 000 per export), BENCH_CHECK_RUNS (default 3),
- * BENCH_CHECK_FORMATS (comma list among csv,ndjson,json; default all).
+ * Environment: BENCH_CHECK_RECORDS (default 300 000 per export), BENCH_CHECK_RUNS (default 5),
+ * BENCH_CHECK_FORMATS (comma list among csv,ndjson,json; default all), BENCH_CHECK_CHUNK (bytes per
+ * source chunk, default 256 KiB).
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { loadConfig } from '../gateway/config/load.js';
 import { projectRoot } from '../gateway/config/project.js';
 import type { GatewayConfig } from '../gateway/config/model.js';
@@ -21,7 +24,7 @@ import { SchemaStore } from '../gateway/intake/validate.js';
 import { median, round } from './stats.js';
 
 /** Size of the plaintext chunks handed to checkExport (the decryptor's output is of this order). */
-const CHUNK = Number(process.env.BENCH_CHECK_CHUNK ?? 256 << 10);
+const CHUNK = Number(process.env['BENCH_CHECK_CHUNK'] ?? 256 << 10);
 const NOW = new Date();
 
 interface Export {
@@ -104,13 +107,13 @@ async function runCheck(config: GatewayConfig, schemas: SchemaStore, communes: C
       out += line.length * recipients.length;
     },
   });
-  const took = t();
+  const took = await t();
   if (!res.ok || res.accepted !== e.records || out === 0) throw new Error(`${e.name}: ${res.message}`);
   return rates(e.records, took);
 }
 
 /** The floor: split the NDJSON into lines, JSON.parse and validate each with the compiled schema. */
-function runBaseline(schemas: SchemaStore, e: Export): Rates {
+async function runBaseline(schemas: SchemaStore, e: Export): Promise<Rates> {
   const schema = schemas.get('datasets/main-courante-pm.schema.json');
   const t = start();
   let ok = 0;
@@ -118,7 +121,7 @@ function runBaseline(schemas: SchemaStore, e: Export): Rates {
   for (let pos = 0, nl = text.indexOf('\n'); nl >= 0; pos = nl + 1, nl = text.indexOf('\n', pos)) {
     if (schema.check(JSON.parse(text.slice(pos, nl))) === undefined) ok++;
   }
-  const took = t();
+  const took = await t();
   if (ok !== e.records) throw new Error(`baseline: ${ok} valid of ${e.records}`);
   return rates(e.records, took);
 }
@@ -130,24 +133,41 @@ function runBaseline(schemas: SchemaStore, e: Export): Rates {
 interface Rates {
   readonly wall: number;
   readonly cpu: number;
+  /** Share of the wall time spent in garbage collection pauses. */
+  readonly gc: number;
 }
 
-function start(): () => { wallMs: number; cpuMs: number } {
+interface Took {
+  wallMs: number;
+  cpuMs: number;
+  gcMs: number;
+}
+
+function start(): () => Promise<Took> {
   const w = performance.now();
   const c = process.cpuUsage();
-  return () => {
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  return async () => {
     const d = process.cpuUsage(c);
-    return { wallMs: performance.now() - w, cpuMs: (d.user + d.system) / 1000 };
+    const wallMs = performance.now() - w;
+    await new Promise((res) => setImmediate(res)); // GC entries are queued, not delivered at once
+    for (const entry of gc.takeRecords()) gcMs += entry.duration;
+    gc.disconnect();
+    return { wallMs, cpuMs: (d.user + d.system) / 1000, gcMs };
   };
 }
 
-function rates(records: number, took: { wallMs: number; cpuMs: number }): Rates {
-  return { wall: records / (took.wallMs / 1000), cpu: records / (took.cpuMs / 1000) };
+function rates(records: number, took: Took): Rates {
+  return { wall: records / (took.wallMs / 1000), cpu: records / (took.cpuMs / 1000), gc: took.gcMs / took.wallMs };
 }
 
 export async function benchCheck(log: (line: string) => void = () => undefined): Promise<Record<string, number>> {
   const n = Number(process.env['BENCH_CHECK_RECORDS'] ?? 300_000);
-  const runs = Number(process.env['BENCH_CHECK_RUNS'] ?? 3);
+  const runs = Number(process.env['BENCH_CHECK_RUNS'] ?? 5);
   const formats = (process.env['BENCH_CHECK_FORMATS'] ?? 'csv,ndjson,json').split(',');
   const root = projectRoot();
   const config = await loadConfig(join(root, 'config', 'grand-nancy', 'passerelle.json'), { demo: true, now: NOW });
@@ -161,12 +181,16 @@ export async function benchCheck(log: (line: string) => void = () => undefined):
 
   const samples: Record<string, Rates[]> = { baseline: [] };
   for (let k = 0; k < runs; k++) {
-    samples.baseline?.push(runBaseline(schemas, baseSource));
+    samples.baseline?.push(await runBaseline(schemas, baseSource));
     for (const e of exports) (samples[e.name] ??= []).push(await runCheck(config, schemas, communes, e));
-    const show = (r: Rates | undefined): string => `${Math.round(r?.wall ?? 0)}/s (cpu ${Math.round(r?.cpu ?? 0)}/s)`;
+    const show = (r: Rates | undefined): string => `${Math.round(r?.wall ?? 0)}/s (cpu ${Math.round(r?.cpu ?? 0)}/s, gc ${Math.round(100 * (r?.gc ?? 0))}%)`;
     log(`run ${k + 1}: ${Object.entries(samples).map(([name, s]) => `${name} ${show(s[k])}`).join(', ')}`);
   }
   const med = (name: string, key: keyof Rates): number => median((samples[name] ?? []).map((r) => r[key]));
+  // Ratios are taken run by run (against the baseline of the same run), then their median: the
+  // load on a shared machine drifts between runs more than within one.
+  const ratio = (name: string, key: 'wall' | 'cpu'): number =>
+    median((samples[name] ?? []).map((r, k) => r[key] / (samples.baseline?.[k]?.[key] ?? NaN)));
   const out: Record<string, number> = {
     'baseline_records_per_s (JSON.parse+ajv, NDJSON)': Math.round(med('baseline', 'wall')),
     'baseline_records_per_cpu_s': Math.round(med('baseline', 'cpu')),
@@ -175,8 +199,8 @@ export async function benchCheck(log: (line: string) => void = () => undefined):
     const wall = med(e.name, 'wall');
     out[`${e.name}_records_per_s`] = Math.round(wall);
     out[`${e.name}_MB_per_s`] = round(((e.bytes.length / e.records) * wall) / 1e6, 1);
-    out[`${e.name}_ratio_to_baseline`] = round(wall / med('baseline', 'wall'), 3);
-    out[`${e.name}_ratio_to_baseline_cpu`] = round(med(e.name, 'cpu') / med('baseline', 'cpu'), 3);
+    out[`${e.name}_ratio_to_baseline`] = round(ratio(e.name, 'wall'), 3);
+    out[`${e.name}_ratio_to_baseline_cpu`] = round(ratio(e.name, 'cpu'), 3);
   }
   return out;
 }

@@ -13,17 +13,26 @@ const INTEGER = /^[+-]?\d+$/;
  * A cell that does not look like a number stays a string so the schema reports it precisely.
  */
 export function typeCsvCells(columns: readonly string[], cells: readonly string[], types: ReadonlyMap<string, FieldType>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < columns.length; i++) {
-    const cell = cells[i];
-    const name = columns[i];
-    if (cell === undefined || cell === '' || name === undefined) continue;
-    const t = types.get(name);
-    if (t === 'integer' && INTEGER.test(cell)) out[name] = Number(cell);
-    else if (t === 'number' && NUMBER.test(cell)) out[name] = Number(cell.replace(',', '.'));
-    else out[name] = cell;
-  }
-  return out;
+  return csvRecordTyper(columns, types)(cells);
+}
+
+/** `typeCsvCells` for one file's header: each column's type is looked up once, not per cell. */
+export function csvRecordTyper(columns: readonly string[], types: ReadonlyMap<string, FieldType>): (cells: readonly string[]) => Record<string, unknown> {
+  const names = [...columns];
+  const kinds = names.map((name) => types.get(name));
+  return (cells) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const cell = cells[i];
+      if (cell === undefined || cell === '') continue;
+      const name = names[i] as string;
+      const t = kinds[i];
+      if (t === 'integer' && INTEGER.test(cell)) out[name] = Number(cell);
+      else if (t === 'number' && NUMBER.test(cell)) out[name] = Number(cell.replace(',', '.'));
+      else out[name] = cell;
+    }
+    return out;
+  };
 }
 
 export interface Provenance {

@@ -28,38 +28,59 @@ export function recordRules(dataset: Dataset, schema: CompiledSchema, now: Date)
   const earliestDay = `${String(Number(today.slice(0, 4)) - MAX_AGE_YEARS).padStart(4, '0')}${today.slice(4)}`;
   const latest = now.getTime() + CLOCK_SKEW_MS;
   const earliest = Date.parse(`${earliestDay}T00:00:00Z`);
+  // A date-time written on day D (any offset: ajv allows at most ±23:59) lies within
+  // [D-1 00:00Z, D+2 00:00Z). When that whole span is inside [earliest, latest] the record passes
+  // without Date.parse: the check is two string comparisons on the schema-valid "AAAA-MM-JJT…".
+  // `safeFrom <= s` ⇔ D ≥ safeFrom; `s < safeUntil` ⇔ D < safeUntil (s begins with D).
+  const safeFrom = utcDay(earliest + 2 * DAY_MS);
+  const safeUntil = utcDay(latest - 2 * DAY_MS);
   const coords = dataset.coordinates;
   const box = coords ? BOX[coords.crs] : undefined;
+  const xField = coords?.xField ?? '';
+  const yField = coords?.yField ?? '';
 
   return {
     check(v) {
-      for (const k of dates) {
+      for (let i = 0; i < dates.length; i++) {
+        const k = dates[i] as string;
         const d = v[k];
         if (typeof d !== 'string') continue;
         if (d > latestDay) return { field: `/${k}`, message: `« ${k} » est dans le futur` };
         if (d < earliestDay) return { field: `/${k}`, message: `« ${k} » a plus de ${MAX_AGE_YEARS} ans` };
       }
-      for (const k of dateTimes) {
+      for (let i = 0; i < dateTimes.length; i++) {
+        const k = dateTimes[i] as string;
         const d = v[k];
-        if (typeof d !== 'string') continue;
+        if (typeof d !== 'string' || (d >= safeFrom && d < safeUntil)) continue;
         const t = Date.parse(d);
         if (t > latest) return { field: `/${k}`, message: `« ${k} » est dans le futur (au-delà de 10 minutes de décalage d'horloge)` };
         if (t < earliest) return { field: `/${k}`, message: `« ${k} » a plus de ${MAX_AGE_YEARS} ans` };
       }
-      if (coords && box) {
-        const x = v[coords.xField];
-        const y = v[coords.yField];
+      if (box) {
+        const x = v[xField];
+        const y = v[yField];
         if ((x === undefined) !== (y === undefined)) {
-          const [has, lacks] = x === undefined ? [coords.yField, coords.xField] : [coords.xField, coords.yField];
+          const [has, lacks] = x === undefined ? [yField, xField] : [xField, yField];
           return { field: `/${lacks}`, message: `« ${has} » sans « ${lacks} » : les deux coordonnées vont ensemble (ou aucune)` };
         }
-        if (typeof x === 'number' && typeof y === 'number') return boxIssue(coords.xField, coords.yField, x, y, box);
+        if (typeof x === 'number' && typeof y === 'number' && !(inRange(x, box.x) && inRange(y, box.y))) return boxIssue(xField, yField, x, y, box);
       }
       return undefined;
     },
   };
 }
 
+const DAY_MS = 86_400_000;
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function inRange(n: number, [lo, hi]: readonly [number, number]): boolean {
+  return n >= lo && n <= hi;
+}
+
+/** The message for a point outside the box (called only then). */
 function boxIssue(
   xField: string,
   yField: string,
@@ -67,8 +88,8 @@ function boxIssue(
   y: number,
   box: (typeof BOX)[keyof typeof BOX],
 ): RecordIssue | undefined {
-  const inX = (n: number): boolean => n >= box.x[0] && n <= box.x[1];
-  const inY = (n: number): boolean => n >= box.y[0] && n <= box.y[1];
+  const inX = (n: number): boolean => inRange(n, box.x);
+  const inY = (n: number): boolean => inRange(n, box.y);
   if (inX(x) && inY(y)) return undefined;
   const field = inX(x) ? `/${yField}` : `/${xField}`;
   const where = `${box.xName} ∈ [${box.x.join(', ')}], ${box.yName} ∈ [${box.y.join(', ')}]`;
