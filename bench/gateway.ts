@@ -89,7 +89,7 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
 
   return {
     target: partner,
-    note: 'Passerelle run in-process (startGateway, demo config, durable audit log), intake stubbed: raw bytes accepted without processing',
+    note: 'upload, download, sessions, parallel: Passerelle in-process (startGateway, demo config, durable audit log) with the stub intake (raw bytes accepted unprocessed); intake: the real pipeline',
     async upload(src, name) {
       const ms = await runBatchOk(partner, [`put ${q(src)} /inbox/${BENCH_DATASET}/${name}`], o.work);
       // The stub leaves staging files to their owner; the bench is that owner here.
