@@ -57,6 +57,8 @@ export function checkKitInput(k: KitInput): void {
     throw new GatewayError('CONFIG_INVALID', `kit partenaire : ${what} invalide / partner kit: invalid ${what}`, { value: String(value) });
   };
   if (!HOST.test(k.host) || k.host.length > 253) bad('hôte', k.host);
+  // A listen-on-every-interface address is no address a partner can reach: ask for --host.
+  if (k.host === '0.0.0.0' || k.host === '::') bad('hôte (adresse d\'écoute générique : préciser --host)', k.host);
   if (!Number.isInteger(k.port) || k.port < 1 || k.port > 65535) bad('port', k.port);
   if (!ID.test(k.partnerId)) bad('identifiant', k.partnerId);
   if (!/^ssh-[a-z0-9-]+$|^ecdsa-sha2-nistp\d+$/.test(k.hostKey.type) || !B64.test(k.hostKey.base64)) bad('clé d\'hôte', k.hostKey.type);

@@ -126,6 +126,8 @@ describe('partner kit for police-nationale (demo configuration)', () => {
     for (const host of ["a';rm -rf /;'", 'a b', '$(id)', 'host\nX']) {
       expect(() => checkKitInput({ ...input, host }), host).toThrow(/hôte/);
     }
+    for (const host of ['0.0.0.0', '::']) expect(() => checkKitInput({ ...input, host }), host).toThrow(/--host/);
+    expect(() => checkKitInput({ ...input, host: '::1' })).not.toThrow();
     expect(() => checkKitInput({ ...input, partnerId: "x'y" })).toThrow();
     expect(() => checkKitInput({ ...input, gatewayPgpFingerprint: "ABC'" })).toThrow();
     expect(() => checkKitInput({ ...input, port: 70000 })).toThrow();
