@@ -11,7 +11,7 @@
  * bench/audit.ts and bench/pgp.ts (which read their own BENCH_AUDIT_* / BENCH_PGP_* settings).
  */
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -101,6 +101,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const log = opts.log ?? (() => undefined);
   const bytes = opts.sizeMiB * 1024 * 1024;
   const work = await mkdtemp(join(tmpdir(), 'passerelle-bench-'));
+  // Interrupted (Ctrl-C, timeout): the 512 MiB files go too.
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  process.once('exit', removeWork);
   const notes: string[] = [];
   let sshd: Sshd | undefined;
   let gw: BenchGateway | undefined;
@@ -221,6 +224,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     await gw?.close().catch(() => undefined);
     await sshd?.close().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
+    process.removeListener('exit', removeWork);
   }
 }
 
@@ -312,6 +316,8 @@ function repoRoot(): string {
 }
 
 async function main(): Promise<number> {
+  // Ctrl-C or a timeout: exit through process 'exit', where the throwaway sshd is stopped.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const opts = { ...optionsFromEnv(process.env), log: (l: string) => process.stderr.write(`bench: ${l}\n`) };
   const results = await runBench(opts);
   process.stdout.write(renderResults(results));

@@ -3,6 +3,7 @@
  * host key, `internal-sftp`, one authorized key, everything in a temp directory removed on close.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile, rm, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -82,6 +83,13 @@ export async function startSshd(authorizedKeyLines: readonly string[]): Promise<
   await writeFile(configPath, sshdConfig({ port, hostKey, authorizedKeys }));
 
   const child = spawn(SSHD_PATH, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // An interrupted bench or a timed-out test must not leave a listening sshd behind.
+  const killOnExit = () => {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString();
