@@ -91,7 +91,9 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
     if (errors.length < o.limits.maxErrors) errors.push(e);
   };
   const flagged: FlaggedRecord[] = [];
-  const perRecipient: Record<string, number> = {};
+  // Records per recipient list: the router gives one shared list per commune, so a record costs
+  // one map update here, not one per recipient; perRecipient is summed from it at the end.
+  const perList = new Map<readonly string[], number>();
   let records = 0;
   let accepted = 0;
   let unroutable = 0;
@@ -101,6 +103,8 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   let firstOutside: CheckError | undefined; // kept even past maxErrors: it decides the verdict
 
   const finish = (): CheckResult => {
+    const perRecipient: Record<string, number> = {};
+    for (const [list, n] of perList) for (const id of list) perRecipient[id] = (perRecipient[id] ?? 0) + n;
     const ok = fileError === undefined && outside === 0 && (policy === 'skip_invalid' ? accepted > 0 || errorCount === 0 : errorCount === 0);
     const first = fileError ?? firstOutside ?? errors[0];
     const summary = ok
@@ -123,16 +127,16 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
 
   try {
     for await (const batch of readRecordBatches(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
-      for (const r of batch) {
+      for (let k = 0; k < batch.length; k++) {
+        const r = batch[k] as RawRecord;
         records++;
-        const bad = (code: ErrorCode, issue: RecordIssue): void => addError({ code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message });
         const problem = recordProblem(r, schema, rules, envelope);
         if (problem) {
-          bad(problem[0], problem[1]);
+          addError(recordError(r, problem[0], problem[1]));
           continue;
         }
         if (!ids.add(r.value[o.dataset.idField])) {
-          bad('DUPLICATE_ID', { field: `/${o.dataset.idField}`, message: `identifiant « ${o.dataset.idField} » déjà présent plus haut dans le fichier` });
+          addError(recordError(r, 'DUPLICATE_ID', { field: `/${o.dataset.idField}`, message: `identifiant « ${o.dataset.idField} » déjà présent plus haut dans le fichier` }));
           continue;
         }
         const point = recordPoint(o.dataset, r.value);
@@ -141,7 +145,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
           outside++;
           const message = `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire`;
           firstOutside ??= { code: 'OUTSIDE_TERRITORY', recordNo: r.recordNo, line: r.line, field: '/code_insee', message };
-          bad('OUTSIDE_TERRITORY', { field: '/code_insee', message });
+          addError(recordError(r, 'OUTSIDE_TERRITORY', { field: '/code_insee', message }));
           continue;
         }
         if (route.flagged) {
@@ -150,7 +154,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
         }
         accepted++;
         if (route.recipients.length === 0) unroutable++;
-        for (const id of route.recipients) perRecipient[id] = (perRecipient[id] ?? 0) + 1;
+        if (route.recipients.length > 0) perList.set(route.recipients, (perList.get(route.recipients) ?? 0) + 1);
         // Under all-or-nothing, once the file is lost there is nothing left to deliver.
         if (deliver && route.recipients.length > 0 && (policy === 'skip_invalid' || errorCount === 0)) {
           const p = deliver(route.recipients, toOutboxRecord(r.value, { partner: o.partnerId ?? '', upload_id: o.uploadId, line: r.line }, point));
@@ -168,6 +172,10 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
 }
 
 type Problem = [ErrorCode, RecordIssue];
+
+function recordError(r: RawRecord, code: ErrorCode, issue: RecordIssue): CheckError {
+  return { code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message };
+}
 
 function recordProblem(r: RawRecord, schema: CompiledSchema, rules: ReturnType<typeof recordRules>, envelope: EnvelopeCheck): Problem | undefined {
   if (r.issue) return [r.issue.code, r.issue];
