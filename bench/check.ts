@@ -1,6 +1,7 @@
 /**
  * Throughput of the intake's data side: `checkExport` (decode → parse → validate → rules →
- * route → normalize) on valid exports of the three formats, against the known floor of the job,
+ * route → normalize) on valid exports of the three formats (CSV twice: one record in eight quoted,
+ * and none), against the known floor of the job,
  * `JSON.parse` + the compiled ajv validator over NDJSON lines (performance.md: ≈ 1 M records/s).
  * Runs are interleaved (baseline, CSV, NDJSON, JSON, baseline, …); each ratio is the median of
  * the per-run ratios, so load from other processes hits every figure alike: read the ratios, not
@@ -9,7 +10,7 @@
  * Run alone with `npx tsx bench/check.ts`, or profile a tsx-free build:
  * `npx tsc -p tsconfig.build.json && node --cpu-prof dist/bench/check.js`.
  * Environment: BENCH_CHECK_RECORDS (default 300 000 per export), BENCH_CHECK_RUNS (default 5),
- * BENCH_CHECK_FORMATS (comma list among csv,ndjson,json; default all), BENCH_CHECK_CHUNK (bytes per
+ * BENCH_CHECK_FORMATS (comma list among csv,csv-plain,ndjson,json; default all), BENCH_CHECK_CHUNK (bytes per
  * source chunk, default 256 KiB).
  */
 import { join } from 'node:path';
@@ -55,13 +56,18 @@ function makeExports(n: number, communes: CommuneIndex): Export[] {
   const day = new Date(NOW.getTime() - 5 * 86_400_000).toISOString().slice(0, 10);
   const month = day.slice(0, 7);
 
-  // faits-4001: CSV, ";", every column; half the records with coordinates, one address in 8 quoted.
-  const csv: string[] = ['id_fait;date_faits;heure_faits;index_4001;code_insee;adresse;x;y;tentative\n'];
+  // faits-4001: CSV, ";", every column; half the records with coordinates, one address in 8
+  // quoted (csv), or none (csv-plain: what most exporters write when no cell needs quotes).
+  const header = 'id_fait;date_faits;heure_faits;index_4001;code_insee;adresse;x;y;tentative\n';
+  const csv: string[] = [header];
+  const plain: string[] = [header];
   for (let i = 0; i < n; i++) {
     const p = pts[i % pts.length] ?? pts[0];
-    const addr = i % 8 === 0 ? `"${i % 97} rue de la Paix; bât. ""B"""` : i % 2 === 0 ? `${i % 97} rue Saint-Dizier` : '';
+    const addr = i % 2 === 0 ? `${i % 97} rue Saint-Dizier` : '';
     const xy = i % 2 === 0 ? `${p?.x};${p?.y}` : ';';
-    csv.push(`PN-${i};${day};21:30;${(i % 90) + 1};${p?.insee};${addr};${xy};${i % 2}\n`);
+    const row = (a: string): string => `PN-${i};${day};21:30;${(i % 90) + 1};${p?.insee};${a};${xy};${i % 2}\n`;
+    csv.push(row(i % 8 === 0 ? `"${i % 97} rue de la Paix; bât. ""B"""` : addr));
+    plain.push(row(addr));
   }
 
   // main-courante-pm: NDJSON from Ludres' municipal police, every record in Ludres with a point.
@@ -83,6 +89,7 @@ function makeExports(n: number, communes: CommuneIndex): Export[] {
 
   return [
     { name: 'csv', dataset: 'faits-4001', partner: 'police-nationale', bytes: Buffer.from(csv.join('')), records: n },
+    { name: 'csv-plain', dataset: 'faits-4001', partner: 'police-nationale', bytes: Buffer.from(plain.join('')), records: n },
     { name: 'ndjson', dataset: 'main-courante-pm', partner: 'police-municipale-ludres', bytes: Buffer.from(nd.join('')), records: n },
     { name: 'json', dataset: 'interventions-sdis', partner: 'sdis54', bytes: Buffer.from(js.join('')), records: n },
   ];
@@ -168,7 +175,7 @@ function rates(records: number, took: Took): Rates {
 export async function benchCheck(log: (line: string) => void = () => undefined): Promise<Record<string, number>> {
   const n = Number(process.env['BENCH_CHECK_RECORDS'] ?? 300_000);
   const runs = Number(process.env['BENCH_CHECK_RUNS'] ?? 5);
-  const formats = (process.env['BENCH_CHECK_FORMATS'] ?? 'csv,ndjson,json').split(',');
+  const formats = (process.env['BENCH_CHECK_FORMATS'] ?? 'csv,csv-plain,ndjson,json').split(',');
   const root = projectRoot();
   const config = await loadConfig(join(root, 'config', 'grand-nancy', 'passerelle.json'), { demo: true, now: NOW });
   const schemas = new SchemaStore();
