@@ -11,7 +11,7 @@
  * `npx tsc -p tsconfig.build.json && node --cpu-prof dist/bench/check.js`.
  * Environment: BENCH_CHECK_RECORDS (default 300 000 per export), BENCH_CHECK_RUNS (default 5),
  * BENCH_CHECK_FORMATS (comma list among csv,csv-plain,ndjson,json; default all), BENCH_CHECK_CHUNK (bytes per
- * source chunk, default 256 KiB).
+ * source chunk, default 256 KiB), BENCH_CHECK_SYNC=1 (a synchronous onRecord).
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ import { median, round } from './stats.js';
 /** Size of the plaintext chunks handed to checkExport (the decryptor's output is of this order). */
 const CHUNK = Number(process.env['BENCH_CHECK_CHUNK'] ?? 256 << 10);
 const NOW = new Date();
+const SYNC_CALLBACK = process.env['BENCH_CHECK_SYNC'] === '1';
 
 interface Export {
   readonly name: string;
@@ -108,11 +109,15 @@ async function runCheck(config: GatewayConfig, schemas: SchemaStore, communes: C
   const res = await checkExport({
     config, dataset, partnerId: e.partner, uploadId: '01benchcheck', source: chunks(e.bytes), now: NOW,
     limits: { maxRecords: 10_000_000, maxErrors: 100 }, schemas, communes,
-    // async like process.ts's onRecord: its cost (a promise per record) is part of the path
-    onRecord: async (recipients, record) => {
-      const line = JSON.stringify(record) + '\n';
-      out += line.length * recipients.length;
-    },
+    // async like process.ts's onRecord, whose cost (a promise per record) is part of the path;
+    // BENCH_CHECK_SYNC=1 measures a callback that returns a promise only when it must wait.
+    onRecord: SYNC_CALLBACK
+      ? (recipients, record) => {
+        out += (JSON.stringify(record).length + 1) * recipients.length;
+      }
+      : async (recipients, record) => {
+        out += (JSON.stringify(record).length + 1) * recipients.length;
+      },
   });
   const took = await t();
   if (!res.ok || res.accepted !== e.records || out === 0) throw new Error(`${e.name}: ${res.message}`);
