@@ -135,47 +135,43 @@ export async function* csvRows(text: AsyncIterable<string>, opts: CsvRowOptions)
   };
 
   try {
-    try {
-      for await (const chunk of text) {
-        if (streaming) write(chunk);
-        else {
-          const rest = split(chunk);
-          if (rest !== undefined) {
-            streaming = true;
-            write(rest);
-          }
+    for await (const chunk of text) {
+      if (streaming) write(chunk);
+      else {
+        const rest = split(chunk);
+        if (rest !== undefined) {
+          streaming = true;
+          write(rest);
         }
-        if (out.length) {
-          yield out;
-          out = [];
-        }
-        if (parser?.errored) throw shifted(parser.errored);
       }
-    } catch (e) {
-      // The rows before an error go on first, as when the file arrives in small chunks.
-      if (out.length) yield out;
-      throw e;
-    }
-    // The last line has no line break: split here if plain, else csv-parse reads what is left.
-    if (!streaming && (carry !== '' || pending !== '')) {
-      if (pending === '' && mode !== 'unknown' && !carry.includes('"') && !carry.includes('\r')) out.push(carry.split(opts.delimiter));
-      else write(pending + carry);
-    }
-    if (parser) {
-      const p = parser;
-      p.end();
-      // csv-parse completes its last row at the end of the input (its flush); its iterator waits for it.
-      try {
-        for await (const row of p as AsyncIterable<string[]>) take(row);
-      } catch (e) {
-        if (out.length) yield out;
-        throw shifted(e);
-      } finally {
-        p.destroy();
+      if (out.length) {
+        yield out;
+        out = [];
       }
+      if (parser?.errored) throw shifted(parser.errored);
     }
+  } catch (e) {
+    // The rows before an error go on first, as when the file arrives in small chunks.
     if (out.length) yield out;
-  } finally {
-    parser?.destroy(); // also when the consumer stops early (a record limit, a whole-file error)
+    throw e;
   }
+  // The last line has no line break: split here if plain, else csv-parse reads what is left.
+  if (!streaming && (carry !== '' || pending !== '')) {
+    if (pending === '' && mode !== 'unknown' && !carry.includes('"') && !carry.includes('\r')) out.push(carry.split(opts.delimiter));
+    else write(pending + carry);
+  }
+  if (parser) {
+    const p = parser;
+    p.end();
+    // csv-parse completes its last row at the end of the input (its flush); its iterator waits for it.
+    try {
+      for await (const row of p as AsyncIterable<string[]>) take(row);
+    } catch (e) {
+      if (out.length) yield out;
+      throw shifted(e);
+    } finally {
+      p.destroy();
+    }
+  }
+  if (out.length) yield out;
 }
