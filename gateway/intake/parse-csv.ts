@@ -3,12 +3,11 @@
  * order but must all belong to the contract, and every required column must be there. Cells are
  * converted to the schema's JSON types (see normalize.ts).
  */
-import type { CsvError } from 'csv-parse';
+import { parse, type CsvError } from 'csv-parse';
 import { GatewayError } from '../errors.js';
 import type { CompiledSchema } from './validate.js';
 import type { RawRecord } from './records.js';
 import { csvRecordTyper } from './normalize.js';
-import { csvRows } from './csv-rows.js';
 
 export interface CsvOptions {
   readonly delimiter: string;
@@ -16,44 +15,77 @@ export interface CsvOptions {
   readonly maxRecordChars: number;
 }
 
+
 const OTHER_DELIMITERS = [';', ',', '\t', '|'];
 
 export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): AsyncGenerator<RawRecord[]> {
-  // Lines are counted here, not with csv-parse's `info` (a snapshot object per record costs more
-  // than the parsing): blank lines come through as [''] and quoted line breaks are counted in
-  // the cells.
+  const parser = parse({
+    delimiter: opts.delimiter,
+    // Lines are counted here, not with csv-parse's `info` (a snapshot object per record costs
+    // more than the parsing): blank lines come through as [''] and quoted line breaks are
+    // counted in the cells.
+    relax_column_count: true,
+    max_record_size: opts.maxRecordChars,
+  });
+  // The parser is driven synchronously, one text piece at a time: write() runs csv-parse on the
+  // piece at once and read() takes the rows it made, so a piece's rows go on as one batch. (Its
+  // async iterator costs several promises per row, more than csv-parse's own work.) A parse
+  // error shows synchronously in `errored`; the 'error' event it also emits is awaited by nobody.
+  parser.on('error', () => undefined);
+
   let columns: string[] | undefined;
   let typed: ((cells: readonly string[]) => Record<string, unknown>) | undefined;
   let recordNo = 0;
   let line = 1;
-  try {
-    for await (const rows of csvRows(text, { delimiter: opts.delimiter, maxRecordChars: opts.maxRecordChars })) {
-      const batch: RawRecord[] = [];
-      for (const cells of rows) {
-        const start = line;
-        line += 1 + breaksIn(cells);
-        if (cells.length === 1 && cells[0] === '') continue; // blank line
-        if (columns === undefined || typed === undefined) {
-          columns = checkHeader(cells, opts);
-          typed = csvRecordTyper(columns, opts.schema.types);
-          continue;
-        }
-        recordNo++;
-        if (cells.length !== columns.length) {
-          batch.push({
-            line: start,
-            recordNo,
-            value: {},
-            issue: { code: 'FORMAT_SYNTAX', field: '', message: `${cells.length} cellules au lieu de ${columns.length} (en-tête)` },
-          });
-          continue;
-        }
-        batch.push({ line: start, recordNo, value: typed(cells) });
-      }
-      if (batch.length) yield batch;
+  let batch: RawRecord[] = [];
+  const row = (cells: string[]): void => {
+    const start = line;
+    line += 1 + breaksIn(cells);
+    if (cells.length === 1 && cells[0] === '') return; // blank line
+    if (columns === undefined || typed === undefined) {
+      columns = checkHeader(cells, opts);
+      typed = csvRecordTyper(columns, opts.schema.types);
+      return;
     }
+    recordNo++;
+    if (cells.length !== columns.length) {
+      batch.push({
+        line: start,
+        recordNo,
+        value: {},
+        issue: { code: 'FORMAT_SYNTAX', field: '', message: `${cells.length} cellules au lieu de ${columns.length} (en-tête)` },
+      });
+      return;
+    }
+    batch.push({ line: start, recordNo, value: typed(cells) });
+  };
+  const take = (): RawRecord[] => {
+    for (let cells = parser.read() as string[] | null; cells !== null; cells = parser.read() as string[] | null) row(cells);
+    const out = batch;
+    batch = [];
+    return out;
+  };
+
+  try {
+    for await (const chunk of text) {
+      parser.write(chunk);
+      const rows = take();
+      // The rows before a syntax error are checked first, as when the file arrives in small chunks.
+      if (rows.length) yield rows;
+      if (parser.errored) throw parser.errored;
+    }
+    // The last row is only complete at the end of the input; the stream's own iterator waits for
+    // the end (csv-parse's flush) and reports a final error (an unclosed quote).
+    parser.end();
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      row(cells);
+      if (batch.length >= 256) yield take();
+    }
+    if (batch.length) yield take();
   } catch (e) {
     throw csvError(e);
+  } finally {
+    parser.destroy();
   }
   if (columns === undefined) throw new GatewayError('FORMAT_HEADER', 'fichier vide : la ligne d\'en-tête est obligatoire', { line: 1 });
 }

@@ -6,9 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse as parseCsvSync } from 'csv-parse/sync';
 import { decodeText } from '../../gateway/intake/records.js';
-import { csvRows } from '../../gateway/intake/csv-rows.js';
 import { recordRules, CLOCK_SKEW_MS, MAX_AGE_YEARS, parisDay } from '../../gateway/intake/rules.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { ROOT, check, dataset, schemas, NOW } from './helpers.js';
@@ -113,100 +111,5 @@ describe('decodeText pieces', () => {
     let out = '';
     for await (const t of decodeText(whole(Buffer.from(text)), { encoding: 'utf-8', maxLineBytes: 100 })) out += t;
     expect(out).toBe(text);
-  });
-});
-
-describe('csvRows', () => {
-  // A small deterministic generator (mulberry32), so a failure can be replayed.
-  const rng = (seed: number) => () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-
-  /** A file of mostly plain lines, with quoted cells (well or badly formed), CR, CRLF and blank lines mixed in. */
-  function file(r: () => number, delimiter: string): string {
-    const eol = r() < 0.5 ? '\n' : '\r\n';
-    const plainOnly = r() < 0.3;
-    const lines: string[] = [];
-    const n = 1 + Math.floor(r() * 12);
-    for (let i = 0; i < n; i++) {
-      const cells: string[] = [];
-      const k = 1 + Math.floor(r() * 4);
-      for (let j = 0; j < k; j++) {
-        const x = r();
-        if (plainOnly || x < 0.75) cells.push(pick(r, ['', 'a', 'bé', '12,5', 'x y', '😀']));
-        else if (x < 0.9) cells.push(`"${pick(r, ['', 'q', `a${delimiter}b`, 'l1\nl2', 'l1\r\nl2', 'say ""hi""'])}"`);
-        else cells.push(pick(r, ['a"b', '"open', 'c\rd', '"x"y', '"']));
-      }
-      lines.push(cells.join(delimiter));
-      if (!plainOnly && r() < 0.1) lines.push('');
-    }
-    const end = plainOnly || r() < 0.8 ? eol : pick(r, ['\n', '\r\n', '\r', '']);
-    return lines.join(plainOnly || r() < 0.9 ? eol : pick(r, ['\n', '\r\n'])) + end;
-  }
-
-  async function* pieces(r: () => number, s: string): AsyncGenerator<string> {
-    for (let i = 0; i < s.length; ) {
-      let n = 1 + Math.floor(r() * 40);
-      const last = s.charCodeAt(i + n - 1);
-      if (last >= 0xd800 && last <= 0xdbff) n++; // never split a character (TextDecoder does not)
-      yield s.slice(i, i + n);
-      i += n;
-    }
-  }
-
-  type Outcome = { rows: string[][] } | { error: string; lines: number | undefined };
-  const reference = (s: string, delimiter: string, max = 1000): Outcome => {
-    try {
-      return { rows: parseCsvSync(s, { delimiter, relax_column_count: true, max_record_size: max }) as string[][] };
-    } catch (e) {
-      return { error: (e as { code: string }).code, lines: (e as { lines?: number }).lines };
-    }
-  };
-  const ours = async (r: () => number, s: string, delimiter: string, max = 1000): Promise<Outcome> => {
-    const rows: string[][] = [];
-    try {
-      for await (const batch of csvRows(pieces(r, s), { delimiter, maxRecordChars: max })) rows.push(...batch);
-      return { rows };
-    } catch (e) {
-      return { error: (e as { code: string }).code, lines: (e as { lines?: number }).lines };
-    }
-  };
-
-  it('gives csv-parse\'s rows, or its error and line, on 3000 generated files in random pieces', async () => {
-    const r = rng(20261128);
-    let plainFiles = 0;
-    let errors = 0;
-    for (let i = 0; i < 3000; i++) {
-      const delimiter = pick(r, [';', ',', '\t']);
-      const s = file(r, delimiter);
-      const want = reference(s, delimiter);
-      expect(await ours(r, s, delimiter), JSON.stringify(s)).toEqual(want);
-      if (!s.includes('"') && !s.includes('\r')) plainFiles++;
-      if ('error' in want) errors++;
-    }
-    // The generator covers both paths and the error cases.
-    expect(plainFiles).toBeGreaterThan(300);
-    expect(errors).toBeGreaterThan(100);
-  });
-
-  it('agrees with csv-parse when records outgrow the record limit (lines within it, as decodeText ensures)', async () => {
-    const r = rng(7);
-    let tried = 0;
-    let overLimit = 0;
-    for (let i = 0; i < 6000; i++) {
-      const delimiter = pick(r, [';', ',']);
-      const s = file(r, delimiter);
-      if (s.split('\n').some((l) => Buffer.byteLength(l) > 12)) continue;
-      const want = reference(s, delimiter, 12);
-      expect(await ours(r, s, delimiter, 12), JSON.stringify(s)).toEqual(want);
-      tried++;
-      if ('error' in want && want.error === 'CSV_MAX_RECORD_SIZE') overLimit++;
-    }
-    expect(tried).toBeGreaterThan(200);
-    expect(overLimit).toBeGreaterThan(5);
   });
 });
