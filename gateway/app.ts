@@ -109,22 +109,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (ownedAudit) {
       cleanups.push(() => ownedAudit.close());
       // Audit retention: details of entries past retention are purged (leaves stay), at start and every few hours.
-      let purging: Promise<void> = Promise.resolve();
-      const purge = (): void => {
-        purging = purging.then(() =>
-          ownedAudit.purgeExpired().then(
-            (n) => void (n > 0 && log.info({ purged: n }, 'audit retention purge')),
-            (err: unknown) => log.error({ err }, 'audit retention purge failed'),
-          ),
-        );
-      };
-      purge();
-      const timer = setInterval(purge, AUDIT_PURGE_INTERVAL_MS);
-      timer.unref();
-      cleanups.push(async () => {
-        clearInterval(timer);
-        await purging; // the audit log closes after this
-      });
+      // Registered after close(), so unwound before it: the audit log closes after the last purge.
+      cleanups.push(periodic(AUDIT_PURGE_INTERVAL_MS, () => ownedAudit.purgeExpired(), log, 'audit retention purge'));
     }
     const audit: AuditSink = opts.audit ?? ownedAudit!;
     const append = (e: AuditEvent): Promise<unknown> => audit.append(e);
@@ -133,22 +119,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     cleanups.push(() => state.close());
     const recovered = await recover({ layout, state, audit, now: () => new Date() });
     // Deliveries past their convention's retention leave the outbox, at start and every hour.
-    let expiring: Promise<void> = Promise.resolve();
-    const expire = (): void => {
-      expiring = expiring.then(() =>
-        expireDeliveries({ layout, state, audit, now: new Date() }).then(
-          (n) => void (n > 0 && log.info({ expired: n }, 'deliveries expired')),
-          (err: unknown) => log.error({ err }, 'delivery expiry failed'),
-        ),
-      );
-    };
-    expire();
-    const expiryTimer = setInterval(expire, DELIVERY_EXPIRY_INTERVAL_MS);
-    expiryTimer.unref();
-    cleanups.push(async () => {
-      clearInterval(expiryTimer);
-      await expiring;
-    });
+    cleanups.push(periodic(DELIVERY_EXPIRY_INTERVAL_MS, () => expireDeliveries({ layout, state, audit, now: new Date() }), log, 'delivery expiry'));
     log.info({ rolledForward: recovered.rolledForward.length, rolledBack: recovered.rolledBack.length }, 'start-up recovery done');
 
     const offChange = config.onChange((next) => {
@@ -232,6 +203,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     await unwind();
     throw e;
   }
+}
+
+/**
+ * Runs `task` now and every `intervalMs` (never two at once; a failure is logged, not fatal);
+ * returns the cleanup that stops the timer and waits for a run in progress.
+ */
+function periodic(intervalMs: number, task: () => Promise<number>, log: Logger, what: string): () => Promise<void> {
+  let running: Promise<void> = Promise.resolve();
+  const run = (): void => {
+    running = running.then(() =>
+      task().then(
+        (n) => void (n > 0 && log.info({ count: n }, what)),
+        (err: unknown) => log.error({ err }, `${what} failed`),
+      ),
+    );
+  };
+  run();
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 async function openDefaultAudit(config: GatewayConfig, layout: DataLayout, log: Logger): Promise<AuditLog> {

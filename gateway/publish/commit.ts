@@ -28,19 +28,14 @@ export interface UploadFacts {
   readonly size: number;
 }
 
-/** A delivery whose encrypted file already sits, fsynced, in the pending directory. */
-export interface PendingDelivery {
-  readonly id: string;
-  readonly recipient: string;
-  readonly dataset: string;
-  /** Final file name in outbox/<recipient>/<dataset>/, made by the gateway. */
-  readonly fileName: string;
-  readonly records: number;
-  readonly sha256: string;
-  readonly size: number;
-  readonly expiresAt: string;
+/**
+ * A delivery whose encrypted file already sits, fsynced, in the pending directory: the facts
+ * its state row will hold (fileName is the final name in outbox/<recipient>/<dataset>/), and
+ * its manifest.
+ */
+export type PendingDelivery = Pick<DeliveryRow, 'id' | 'recipient' | 'dataset' | 'fileName' | 'records' | 'sha256' | 'size' | 'expiresAt'> & {
   readonly manifest: Readonly<Record<string, unknown>>;
-}
+};
 
 export interface CommitDeps {
   readonly layout: DataLayout;

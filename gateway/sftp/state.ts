@@ -4,6 +4,7 @@ import type { AuditActor, AuditEvent, AuditSink } from '../audit/events.js';
 import type { AnyParty, ConfigSource, Limits } from '../config/model.js';
 import type { Intake, IntakeUpload } from '../intake/contract.js';
 import type { Logger } from '../log.js';
+import type { SessionContext } from '../ssh/context.js';
 import { safeSegment, type DataLayout } from '../paths.js';
 import { partyView } from '../vfs/view.js';
 import type { PartyView, VfsNode } from '../vfs/resolve.js';
@@ -15,16 +16,8 @@ import type { GatewayError } from '../errors.js';
 /** The limits this layer enforces (from the configuration, optionally overridden). */
 export type SftpLimits = Pick<Limits, 'maxOpenHandles' | 'maxInflightRequests' | 'maxReadLength' | 'maxFileBytes' | 'partialUploadKeepMs'>;
 
-/** Structurally the SSH server's SessionContext (gateway/ssh/server.ts). */
-export interface SftpSessionContext {
-  readonly party: AnyParty;
-  /** "ip:port" of the client. */
-  readonly source: string;
-  readonly connId: string;
-  readonly log: Logger;
-  closeConnection(reason: string): void;
-  onConnectionClose(cb: () => void): void;
-}
+/** What the SSH layer tells about the connection a session runs on. */
+export type SftpSessionContext = SessionContext;
 
 export interface SftpDeps {
   readonly config: ConfigSource;
