@@ -48,9 +48,13 @@ export type AuthDecision =
 
 /** A freshly generated key whose private half is discarded: compared when the user is unknown. */
 export function dummyKey(): RegisteredKey {
-  const k = parsePublicKeyLine(ssh2.utils.generateKeyPairSync('ed25519').public);
-  if (!k) throw new Error('ssh2 could not parse its own generated key');
-  return k;
+  // ssh2 1.17 drops a leading zero byte of an Ed25519 public key (about 1 key in 250) and then
+  // cannot parse its own output: draw again.
+  for (let i = 0; i < 32; i++) {
+    const k = parsePublicKeyLine(ssh2.utils.generateKeyPairSync('ed25519').public);
+    if (k) return k;
+  }
+  throw new Error('ssh2 could not parse its own generated key');
 }
 
 function sameBlob(a: Buffer, b: Buffer): boolean {
