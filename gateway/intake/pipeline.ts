@@ -25,7 +25,8 @@ import type { StateStore } from '../store/state.js';
 import type { Intake, IntakeUpload, UploadContext, Verdict } from './contract.js';
 import type { KeyRing } from './keyring.js';
 import type { Processed } from './process.js';
-import { hashFile, type Processor } from './work.js';
+import type { Processor } from './work.js';
+import { hashFile } from '../hash-file.js';
 
 export interface PipelineDeps {
   readonly config: ConfigSource;

@@ -3,8 +3,6 @@
  * a worker thread (worker-pool.ts) so that decryption, validation and re-encryption run on
  * another core than the SSH transports. Both give the same `UploadWork`.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { ErrorCode } from '../errors.js';
 import { isGatewayError } from '../errors.js';
 import type { UploadContext } from './contract.js';
@@ -63,15 +61,4 @@ export function inThreadProcessor(env: () => ProcessEnv, maxFileBytes: () => num
     },
     close: async () => undefined,
   };
-}
-
-/** SHA-256 and size of a file, for the receipt of a file whose bytes were not all read. */
-export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), size };
 }

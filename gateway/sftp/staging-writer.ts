@@ -8,7 +8,8 @@
  * (performance.md); the transport is fast, per-request disk round trips are not.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, fdatasync, fstat, fsync, ftruncate, write, close } from 'node:fs';
+import { fdatasync, fstat, fsync, ftruncate, write, close } from 'node:fs';
+import { hashFile } from '../hash-file.js';
 import { promisify } from 'node:util';
 import { IntervalSet } from './intervals.js';
 
@@ -130,7 +131,7 @@ export class StagingWriter {
   /** SHA-256 of the file: from the running hash when bytes came in order, else re-read. */
   async sha256(size: number): Promise<string> {
     if (this.hash && this.hashedEnd === size) return this.hash.copy().digest('hex');
-    return hashFile(this.path);
+    return (await hashFile(this.path)).sha256;
   }
 
   /** Closes the file after flushing; keeps only the contiguous prefix (a resumable partial). */
@@ -213,8 +214,3 @@ function writeAll(fd: number, buf: Buffer, len: number, position: number, cb: (e
   });
 }
 
-export async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
-  return h.digest('hex');
-}

@@ -11,7 +11,8 @@ import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { IntakeUpload, Verdict } from '../intake/contract.js';
 import type { VfsNode } from '../vfs/resolve.js';
-import { StagingWriter, hashFile } from './staging-writer.js';
+import { StagingWriter } from './staging-writer.js';
+import { hashFile } from '../hash-file.js';
 import { audit, party, type SessionState, type WriteHandle } from './state.js';
 import type { UploadEntry } from './uploads.js';
 
@@ -136,7 +137,7 @@ export async function renameUpload(s: SessionState, from: UploadNode, to: Upload
     s.uploads.park(partyId, to.dataset, to.name, entry);
     throw incomplete();
   }
-  const sha256 = await hashFile(entry.stagingPath);
+  const { sha256 } = await hashFile(entry.stagingPath);
   return commit(s, { dataset: to.dataset, name: to.name, entry, size: entry.size, sha256, intake: undefined });
 }
 
