@@ -50,15 +50,10 @@ export interface Figure {
   readonly samples: { readonly reference: number[]; readonly gateway: number[] };
 }
 
-export interface BenchResults {
+/** The settings a run used, then what it measured. */
+export interface BenchResults extends Pick<BenchOptions, 'sizeMiB' | 'runs' | 'sessions' | 'parallel' | 'parallelMiB' | 'intakeMiB'> {
   readonly date: string;
   readonly machine: { readonly cpus: number; readonly node: string };
-  readonly sizeMiB: number;
-  readonly runs: number;
-  readonly sessions: number;
-  readonly parallel: number;
-  readonly parallelMiB: number;
-  readonly intakeMiB: number;
   readonly gateway: { readonly ran: boolean; readonly note?: string };
   readonly figures: Record<string, Figure>;
   readonly extra: Record<string, Record<string, number>>;

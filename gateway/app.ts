@@ -22,16 +22,11 @@ import { createUploadRegistry } from './sftp/uploads.js';
 import { startSshServer } from './ssh/server.js';
 import { openStateStore, type StateStore } from './store/state.js';
 
-/** What an intake factory gets: the pieces of the running gateway the pipeline writes through. */
-export interface IntakeDeps {
-  readonly config: WatchedConfig;
-  readonly layout: DataLayout;
-  readonly audit: AuditSink;
-  /** The durable audit log when the gateway opened it: receipts then carry a checkpoint and proof. */
-  readonly auditLog: AuditLog | undefined;
-  readonly state: StateStore;
-  readonly log: Logger;
-}
+/**
+ * What an intake factory gets: the pieces of the running gateway the pipeline writes through
+ * (auditLog, when the gateway opened it, lets receipts carry a checkpoint and a proof).
+ */
+export type IntakeDeps = Pick<RunningGateway, 'config' | 'layout' | 'audit' | 'auditLog' | 'state' | 'log'>;
 
 /** An intake the gateway may have to close at shutdown (worker threads, subscriptions). */
 type ClosableIntake = Intake & { close?(): Promise<void> };
