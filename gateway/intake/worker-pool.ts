@@ -4,7 +4,8 @@
  * once and transferred; past `QUEUE_HIGH_WATER` bytes not yet taken by the worker, the upload
  * stops streaming and the worker reads the rest from the staging file at the commit.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-thread.js';
 import type { ConfigSource } from '../config/model.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
@@ -22,14 +23,6 @@ interface Tracked {
   resolve(r: WorkResult): void;
 }
 
-function startWorker(): Worker {
-  const self = new URL(import.meta.url);
-  if (!self.pathname.endsWith('.ts')) return new Worker(new URL('./worker.js', self));
-  // From the TypeScript sources (tests), the worker registers tsx's loader before loading itself.
-  const entry = JSON.stringify(new URL('./worker.ts', self).href);
-  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${entry}); });`, { eval: true });
-}
-
 export function workerPoolProcessor(opts: { config: ConfigSource; size: number; log: Logger }): Processor {
   const tracked = new Map<string, Tracked>();
   let version = 0;
@@ -37,7 +30,7 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
   const post = (slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
 
   for (let i = 0; i < Math.max(1, opts.size); i++) {
-    const worker = startWorker();
+    const worker = startWorker(import.meta.url, 'worker');
     const slot: Slot = { worker, active: 0 };
     worker.on('message', (m: FromWorker) => {
       const t = tracked.get(m.uploadId);

@@ -1,19 +1,19 @@
 /**
  * Positional writes into one staging file, answered as soon as the data is queued in memory.
- * Contiguous WRITEs are coalesced into 1 MiB batches (a few written at once); memory is bounded
- * (a WRITE waits while too much is queued); the SHA-256 and the intake stream follow the
- * bytes while they arrive in order, and give up (the file is re-read at commit) otherwise.
+ * Contiguous WRITEs are copied into 1 MiB batches, which the staging I/O thread (staging-io.ts)
+ * hashes and writes; memory is bounded (a WRITE waits while too much is queued); the SHA-256 and
+ * the intake stream follow the bytes while they arrive in order, and give up (the file is
+ * re-read at commit) otherwise.
  *
  * Why: an SFTP server that answers each WRITE after its own fs.write reaches 0.2× OpenSSH
  * (performance.md); the transport is fast, per-request disk round trips are not.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { fdatasync, fstat, fsync, ftruncate, write, close } from 'node:fs';
+import { fdatasync, fstat, fsync, ftruncate, close } from 'node:fs';
 import { hashFile } from '../hash-file.js';
 import { promisify } from 'node:util';
 import { IntervalSet } from './intervals.js';
+import { digest, newHashId, takeBatch, writeBatch } from './staging-io.js';
 
-const BATCH_BYTES = 1024 * 1024;
 // Per upload: 32 parallel uploads stay well under the memory target (performance.md).
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /**
@@ -22,17 +22,19 @@ const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
  * of the last byte, whatever the file size).
  */
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
-const WRITES_IN_FLIGHT = 3;
 
 const fsyncP = promisify(fsync);
 const closeP = promisify(close);
 const fstatP = promisify(fstat);
 const ftruncateP = promisify(ftruncate);
 
+/** Contiguous bytes from `start`, in a batch buffer from the staging I/O thread's pool. */
 interface Batch {
   readonly start: number;
   readonly buf: Buffer;
   len: number;
+  /** The running hash the bytes go into (they continue the in-order prefix), if any. */
+  readonly hashId: number | undefined;
 }
 
 export interface WriterOptions {
@@ -44,14 +46,16 @@ export interface WriterOptions {
 
 export class StagingWriter {
   private batch: Batch | undefined;
-  private readonly queue: Batch[] = [];
   private queuedBytes = 0;
   private writing = 0;
   private readonly drained: (() => void)[] = [];
   private readonly roomWaiters: (() => void)[] = [];
   private failure: Error | undefined;
-  private hash: Hash | undefined;
-  private hashedEnd = 0;
+  /** The running hash in the I/O thread, while bytes arrive in order from 0. */
+  private hashId: number | undefined;
+  /** End of the in-order prefix (what the hash and the stream have seen). */
+  private inOrderEnd = 0;
+  private digestOf: { readonly size: number; readonly sha256: Promise<string> } | undefined;
   private onInOrder: ((chunk: Buffer) => void) | undefined;
   private closed = false;
   private unsynced = 0;
@@ -66,14 +70,14 @@ export class StagingWriter {
     const resumed = options.resumedSize ?? 0;
     if (resumed > 0) this.written.add(0, resumed);
     else {
-      this.hash = createHash('sha256');
+      this.hashId = newHashId();
       this.onInOrder = options.onInOrder;
     }
   }
 
   /** True while bytes have arrived strictly in order from 0 (the stream and hash are live). */
   get inOrder(): boolean {
-    return this.hash !== undefined;
+    return this.hashId !== undefined;
   }
 
   get error(): Error | undefined {
@@ -85,18 +89,33 @@ export class StagingWriter {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('writer closed');
     this.written.add(offset, offset + data.length);
-    const b = this.batch;
-    if (b && b.start + b.len === offset && b.len + data.length <= b.buf.length) {
-      // The copy is needed anyway: ssh2 hands us a view into its packet buffer.
-      data.copy(b.buf, b.len);
-      b.len += data.length;
-      if (b.len === b.buf.length) this.submit();
-    } else {
-      this.submit();
-      const buf = Buffer.allocUnsafe(Math.max(BATCH_BYTES, data.length));
-      data.copy(buf, 0);
-      this.batch = { start: offset, buf, len: data.length };
+    if (this.hashId !== undefined) {
+      if (offset === this.inOrderEnd) {
+        this.inOrderEnd += data.length;
+        // ssh2 (pinned) hands a view of a buffer it never reuses, so the consumer may keep it;
+        // a short one is copied rather than pin the socket read it came in.
+        this.onInOrder?.(data.length >= 16 * 1024 ? data : Buffer.from(data));
+      } else {
+        // Out of order: what is batched so far is still hashed, nothing after it; the digest
+        // request frees the thread's state (the file is re-read at commit).
+        this.submit();
+        digest(this.hashId).catch(() => undefined);
+        this.stopFollowing();
+      }
     }
+    let p = 0;
+    while (p < data.length) {
+      const b = this.batch;
+      if (!b || b.start + b.len !== offset + p || b.len === b.buf.length) {
+        this.submit();
+        this.batch = { start: offset + p, buf: takeBatch(), len: 0, hashId: this.hashId };
+        continue;
+      }
+      const n = data.copy(b.buf, b.len, p);
+      b.len += n;
+      p += n;
+    }
+    if (this.batch && this.batch.len === this.batch.buf.length) this.submit();
     if (this.queuedBytes > MAX_QUEUED_BYTES) await new Promise<void>((r) => this.roomWaiters.push(r));
     if (this.failure) throw this.failure;
   }
@@ -104,7 +123,7 @@ export class StagingWriter {
   /** Writes everything queued; rejects with the first disk error. */
   async flush(): Promise<void> {
     this.submit();
-    if (this.writing > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drained.push(r));
+    if (this.writing > 0) await new Promise<void>((r) => this.drained.push(r));
     if (this.failure) throw this.failure;
   }
 
@@ -130,7 +149,9 @@ export class StagingWriter {
 
   /** SHA-256 of the file: from the running hash when bytes came in order, else re-read. */
   async sha256(size: number): Promise<string> {
-    if (this.hash && this.hashedEnd === size) return this.hash.copy().digest('hex');
+    await this.flush().catch(() => undefined);
+    this.endHash();
+    if (this.digestOf?.size === size) return this.digestOf.sha256;
     return (await hashFile(this.path)).sha256;
   }
 
@@ -143,6 +164,7 @@ export class StagingWriter {
       // the error is kept in `failure`; the caller decides what the upload becomes
     }
     this.closed = true;
+    this.endHash();
     let size = this.written.end();
     if (truncateToPrefix && this.written.count > 1) {
       size = this.written.contiguousFromZero();
@@ -156,61 +178,38 @@ export class StagingWriter {
     return (await fstatP(this.fd)).size;
   }
 
+  /** Asks the I/O thread for the digest, which comes after every write sent (and frees its state). */
+  private endHash(): void {
+    if (this.hashId === undefined) return;
+    this.submit();
+    const sha256 = digest(this.hashId);
+    sha256.catch(() => undefined); // a failed thread: the caller re-reads the file
+    this.digestOf = { size: this.inOrderEnd, sha256 };
+    this.stopFollowing();
+  }
+
+  private stopFollowing(): void {
+    this.hashId = undefined;
+    this.onInOrder = undefined;
+  }
+
+  /** Hands the batch to the I/O thread, which takes batches in order. */
   private submit(): void {
     const b = this.batch;
     if (!b) return;
     this.batch = undefined;
-    this.follow(b);
-    this.queue.push(b);
+    if (b.len === 0) return;
     this.queuedBytes += b.len;
-    this.pump();
-  }
-
-  /** Hash and stream the batch if it continues the in-order prefix; otherwise stop both for good. */
-  private follow(b: Batch): void {
-    if (!this.hash) return;
-    if (b.start !== this.hashedEnd) {
-      this.hash = undefined;
-      this.onInOrder = undefined;
-      return;
-    }
-    const chunk = b.buf.subarray(0, b.len);
-    this.hash.update(chunk);
-    this.hashedEnd += b.len;
-    this.onInOrder?.(chunk);
-  }
-
-  /**
-   * Starts queued batches, up to WRITES_IN_FLIGHT at once: positional writes to distinct
-   * ranges are independent, and on a busy machine one write at a time leaves the disk idle
-   * while the callback waits for the event loop.
-   */
-  private pump(): void {
-    while (this.writing < WRITES_IN_FLIGHT) {
-      const b = this.queue.shift();
-      if (!b) break;
-      this.writing++;
-      const done = (err: Error | null): void => {
-        this.writing--;
-        this.queuedBytes -= b.len;
-        if (err && !this.failure) this.failure = err;
-        this.unsynced += b.len;
-        this.backgroundSync();
-        if (this.queuedBytes <= MAX_QUEUED_BYTES / 2 || this.failure) this.roomWaiters.splice(0).forEach((r) => r());
-        this.pump();
-      };
-      if (this.failure) done(null);
-      else writeAll(this.fd, b.buf, b.len, b.start, done);
-    }
-    if (this.writing === 0 && this.queue.length === 0) this.drained.splice(0).forEach((r) => r());
+    this.writing++;
+    const done = (err: unknown): void => {
+      this.writing--;
+      this.queuedBytes -= b.len;
+      if (err && !this.failure) this.failure = err instanceof Error ? err : new Error(String(err));
+      this.unsynced += b.len;
+      this.backgroundSync();
+      if (this.queuedBytes <= MAX_QUEUED_BYTES / 2 || this.failure) this.roomWaiters.splice(0).forEach((r) => r());
+      if (this.writing === 0) this.drained.splice(0).forEach((r) => r());
+    };
+    writeBatch(this.fd, b.start, b.buf, b.len, b.hashId).then(() => done(null), done);
   }
 }
-
-function writeAll(fd: number, buf: Buffer, len: number, position: number, cb: (err: Error | null) => void, done = 0): void {
-  write(fd, buf, done, len - done, position + done, (err, n) => {
-    if (err) return cb(err);
-    if (done + n < len) return writeAll(fd, buf, len, position, cb, done + n);
-    cb(null);
-  });
-}
-

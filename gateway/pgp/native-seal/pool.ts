@@ -4,7 +4,8 @@
  * thread. Each job keeps at most MAX_INFLIGHT input bytes in the worker and reads its source
  * only while its output is being read.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../worker-thread.js';
 import { Readable } from 'node:stream';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import type { SealOptions } from '../seal.js';
@@ -34,18 +35,6 @@ function removeJob(slot: Slot, id: number): boolean {
   return had;
 }
 
-/**
- * The worker thread. From the TypeScript sources (tests, tsx) it is a small script that registers
- * tsx's loader in the thread first (`--import tsx` in execArgv does not reach workers on Node 20).
- */
-function startWorker(): Worker {
-  const self = new URL(import.meta.url);
-  if (!self.pathname.endsWith('.ts')) return new Worker(new URL('./worker.js', self));
-  const api = import.meta.resolve('tsx/esm/api'); // its ESM build: the CJS one cannot register hooks here
-  const worker = new URL('./worker.ts', self).href;
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`, { eval: true });
-}
-
 function failure(e: unknown): GatewayError {
   if (isGatewayError(e)) return e;
   return new GatewayError('GATEWAY_FAILURE', 'chiffrement pour le destinataire impossible / cannot encrypt for the recipient', {}, { cause: e });
@@ -54,7 +43,7 @@ function failure(e: unknown): GatewayError {
 export function createSealPool(size: number): SealPool {
   const slots: Slot[] = [];
   for (let i = 0; i < Math.max(1, size); i++) {
-    const slot: Slot = { worker: startWorker(), jobs: new Map() };
+    const slot: Slot = { worker: startWorker(import.meta.url, 'worker'), jobs: new Map() };
     slot.worker.on('message', (m: FromSealWorker) => slot.jobs.get(m.id)?.onMessage(m));
     slot.worker.on('error', (e) => { for (const j of [...slot.jobs.values()]) j.fail(e); });
     slot.worker.unref();
