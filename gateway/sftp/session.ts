@@ -6,7 +6,7 @@
 import type { Session, SFTPWrapper } from 'ssh2';
 import { GatewayError } from '../errors.js';
 import { resolve, type VfsNode, type VfsOp } from '../vfs/resolve.js';
-import { closeRead, listNode, openRead, readAt, removeServed, statNode } from './files.js';
+import { closeRead, listNode, openRead, readAt, releaseReadBuffer, removeServed, statNode } from './files.js';
 import type { FileAttrs, NameEntry } from './listing.js';
 import { OPENSSH_LIMITS_EXTENSION, advertiseOpenSshLimits, closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
 import { audit, view, type Handle, type SessionState, type SftpDeps, type SftpLimits, type SftpSessionContext } from './state.js';
@@ -81,7 +81,10 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     if ('status' in r) sftp.status(reqid, r.status, r.message);
     else if ('code' in r) sftp.status(reqid, r.code, r.message);
     else if ('handle' in r) sftp.handle(reqid, r.handle);
-    else if ('data' in r) sftp.data(reqid, r.data);
+    else if ('data' in r) {
+      sftp.data(reqid, r.data);
+      releaseReadBuffer(r.data);
+    }
     else if ('names' in r) sftp.name(reqid, r.names);
     else if ('attrs' in r) sftp.attrs(reqid, r.attrs);
     else limitsExt.reply(reqid);
