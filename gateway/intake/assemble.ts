@@ -12,6 +12,7 @@ import type { StateStore } from '../store/state.js';
 import type { Intake } from './contract.js';
 import { loadCommuneOutlines } from './geo.js';
 import { loadKeyRing, type KeyRing } from './keyring.js';
+import { createSealPool } from '../pgp/native-seal/pool.js';
 import { createIntake } from './pipeline.js';
 import { SchemaStore } from './validate.js';
 import { inThreadProcessor, type Processor } from './work.js';
@@ -32,10 +33,12 @@ export interface AssembleDeps {
 async function inThreadProcessorFor(config: ConfigSource, keys: () => KeyRing): Promise<Processor> {
   const schemas = new SchemaStore();
   const communes = await loadCommuneOutlines();
-  return inThreadProcessor(
-    () => ({ config: config.current(), keys: keys(), schemas, communes, now: () => new Date() }),
+  const seals = createSealPool(1);
+  const processor = inThreadProcessor(
+    () => ({ config: config.current(), keys: keys(), schemas, communes, seals, now: () => new Date() }),
     () => config.current().settings.limits.maxFileBytes,
   );
+  return { ...processor, close: async () => (await processor.close(), await seals.close()) };
 }
 
 export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { close(): Promise<void> }> {

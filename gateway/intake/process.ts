@@ -4,18 +4,14 @@
  * pending/<upload-id>/. It decides nothing and publishes nothing: pipeline.ts does, from what
  * this returns. Plaintext never touches the disk.
  */
-import { createWriteStream } from 'node:fs';
-import { PassThrough } from 'node:stream';
-import { pipeline as pipe } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/model.js';
 import { sendingConventions } from '../config/conventions.js';
 import { GatewayError } from '../errors.js';
 import { openMessage } from '../pgp/open.js';
-import { sealNative } from '../pgp/seal-native.js';
+import type { SealFileJob, SealPool } from '../pgp/native-seal/pool.js';
 import { pendingName } from '../publish/commit.js';
-import { ensureDir, fsyncPath } from '../publish/fsutil.js';
+import { ensureDir } from '../publish/fsutil.js';
 import { checkExport, type CheckResult } from './check.js';
 import type { UploadContext } from './contract.js';
 import type { CommuneIndex } from './geo.js';
@@ -29,6 +25,11 @@ export interface ProcessEnv {
   readonly keys: KeyRing;
   readonly schemas: SchemaStore;
   readonly communes: CommuneIndex;
+  /**
+   * Threads that seal, hash and write the outputs, so that the record work and the encryption
+   * run on two cores: the sealing was a quarter of one upload's time.
+   */
+  readonly seals: SealPool;
   now(): Date;
 }
 
@@ -63,33 +64,22 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
   const plaintext = drainOnEarlyExit(opened.plaintext);
   await ensureDir(dir);
 
-  interface Output { stream: PassThrough; done: Promise<void>; records: number; sha256: string; size: number; batch: string[]; batchLength: number }
+  interface Output { job: SealFileJob; records: number; batch: string[]; batchLength: number }
   const outputs = new Map<string, Output>();
-  const flush = (o: Output): boolean => {
-    if (o.batch.length === 0) return true;
+  /** Hands the batch to the sealing thread; resolves at once unless that thread is behind. */
+  const flush = (o: Output): Promise<void> | undefined => {
+    if (o.batch.length === 0) return undefined;
     const chunk = Buffer.from(o.batch.join(''), 'utf8');
     o.batch = [];
     o.batchLength = 0;
-    return o.stream.write(chunk);
+    return o.job.write(chunk);
   };
   const sealFor = (recipient: string): Output => {
     const out = outputs.get(recipient);
     if (out) return out;
-    const stream = new PassThrough({ highWaterMark: 1 << 20 });
     const path = join(dir, pendingName(recipient, fileName));
-    const hash = createHash('sha256');
-    const entry: Output = { stream, done: Promise.resolve(), records: 0, sha256: '', size: 0, batch: [], batchLength: 0 };
-    const sealed = sealNative(stream, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
-    sealed.on('data', (c: Buffer) => {
-      hash.update(c);
-      entry.size += c.length;
-    });
-    const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-    entry.done = pipe(sealed, file).then(async () => {
-      entry.sha256 = hash.digest('hex');
-      await fsyncPath(path);
-    });
-    entry.done.catch(() => undefined);
+    const job = env.seals.sealToFile(path, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
+    const entry: Output = { job, records: 0, batch: [], batchLength: 0 };
     outputs.set(recipient, entry);
     return entry;
   };
@@ -114,20 +104,23 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
           out.batch.push(line);
           out.batchLength += line.length;
           // One write per ~256 KiB: the encryptor's cost is per chunk as much as per byte.
-          if (out.batchLength >= SEAL_BATCH && !flush(out)) await new Promise<void>((res) => out.stream.once('drain', res));
+          if (out.batchLength >= SEAL_BATCH) await flush(out);
         }
       },
     });
-    for (const o of outputs.values()) flush(o);
-  } finally {
-    for (const o of outputs.values()) o.stream.end();
+    await Promise.all([...outputs.values()].map((o) => flush(o)));
+  } catch (e) {
+    for (const o of outputs.values()) o.job.abort();
+    throw e;
   }
+  const sealed = Promise.all([...outputs.values()].map(async (o) => ({ records: o.records, ...(await o.job.end()) })));
+  sealed.catch(() => undefined); // awaited below, after the OpenPGP verdict
   await plaintext.drain();
   // The OpenPGP verdict comes first: nothing read from an unverified message means anything.
   const verified = await opened.result;
-  await Promise.all([...outputs.values()].map((o) => o.done));
+  const done = await sealed;
   const result = new Map<string, { records: number; sha256: string; size: number }>();
-  for (const [r, o] of outputs) result.set(r, { records: o.records, sha256: o.sha256, size: o.size });
+  [...outputs.keys()].forEach((r, k) => result.set(r, done[k]!));
   return {
     check,
     signer: { fingerprint: verified.signer, signedAt: verified.signedAt.toISOString() },

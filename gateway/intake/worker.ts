@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/model.js';
 import { loadCommuneOutlines, type CommuneIndex } from './geo.js';
 import { loadKeyRing, type KeyRing } from './keyring.js';
 import type { ProcessEnv } from './process.js';
+import { createSealPool } from '../pgp/native-seal/pool.js';
 import { UploadBytes } from './upload-bytes.js';
 import { SchemaStore } from './validate.js';
 import { QUEUE_HIGH_WATER, runWork, toWorkError } from './work.js';
@@ -17,6 +18,9 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts runs only as a worker thread');
 
 const schemas = new SchemaStore();
+// One sealing thread beside this one: with the SSH thread mostly idle once an upload is in, the
+// record work here and the sealing there keep two cores busy.
+const seals = createSealPool(1);
 let communes: Promise<CommuneIndex> | undefined;
 const envs = new Map<number, Promise<{ config: GatewayConfig; keys: KeyRing }>>();
 const uploads = new Map<string, UploadBytes>();
@@ -26,7 +30,7 @@ async function envFor(version: number): Promise<ProcessEnv> {
   if (!e) throw new Error(`unknown configuration version ${version}`);
   const { config, keys } = await e;
   communes ??= loadCommuneOutlines();
-  return { config, keys, schemas, communes: await communes, now: () => new Date() };
+  return { config, keys, schemas, communes: await communes, seals, now: () => new Date() };
 }
 
 port.on('message', (m: ToWorker) => {

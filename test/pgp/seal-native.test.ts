@@ -4,8 +4,8 @@
  * body boundaries; a flipped byte is refused; errors and backpressure reach the caller.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
@@ -296,6 +296,47 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
       expect(await failureOf(pool.seal(failingAfterOne(boom), { recipientKey: recipientPub, signingKey: gatewayKey }))).toBe(boom);
     });
 
+    it('sealToFile: the thread writes the file (0600, fsynced), its SHA-256 and size match; gpg and sq read it', async () => {
+      const bodies = [randomBytes(0), randomBytes(PART - LITERAL_HEADER), randomBytes(5_000_003)];
+      const done = await Promise.all(bodies.map(async (body, i) => {
+        const path = g.path(`to-file-${i}.pgp`);
+        const job = pool.sealToFile(path, { recipientKey: recipientPub, signingKey: gatewayKey });
+        // Chunks of our own (transferred) and views of a larger buffer (copied).
+        for (let off = 0; off < body.length; off += 300_000) await job.write(off % 600_000 === 0 ? Buffer.from(body.subarray(off, off + 300_000)) : body.subarray(off, off + 300_000));
+        return { path, ...(await job.end()) };
+      }));
+      done.forEach(({ path, sha256, size }, i) => {
+        const bytes = readFileSync(path);
+        expect(size).toBe(bytes.length);
+        expect(sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+        expect(statSync(path).mode & 0o777).toBe(0o600);
+        expectGpgGood(path, bodies[i] as Buffer);
+      });
+      expectSqGood(done[2]!.path, bodies[2] as Buffer);
+    });
+
+    it('sealToFile: an existing file is never overwritten, a bad key fails, abort stops the job', async () => {
+      const existing = g.path('to-file-exists.pgp');
+      writeFileSync(existing, 'keep me');
+      const job = pool.sealToFile(existing, { recipientKey: recipientPub, signingKey: gatewayKey });
+      await job.write(Buffer.from('x')).catch(() => undefined);
+      const e1 = await job.end().then(() => new Error('sealed over an existing file'), (e: unknown) => e);
+      expect(isGatewayError(e1, 'GATEWAY_FAILURE'), String(e1)).toBe(true);
+      expect(readFileSync(existing, 'utf8')).toBe('keep me');
+
+      g.gpgOk(['--quick-gen-key', `sign-only-3 <file-${SIGN_ONLY}>`, 'ed25519', 'sign', 'never']);
+      const signOnly = (await loadPublic(g, `<file-${SIGN_ONLY}>`))[0] as PublicKey;
+      const bad = pool.sealToFile(g.path('to-file-bad.pgp'), { recipientKey: signOnly, signingKey: gatewayKey });
+      const e2 = await bad.write(Buffer.from('x')).then(() => bad.end()).then(() => new Error('sealed to a sign-only key'), (e: unknown) => e);
+      expect(isGatewayError(e2, 'GATEWAY_FAILURE'), String(e2)).toBe(true);
+
+      const aborted = pool.sealToFile(g.path('to-file-aborted.pgp'), { recipientKey: recipientPub, signingKey: gatewayKey });
+      await aborted.write(randomBytes(100_000));
+      aborted.abort();
+      await expect(aborted.write(Buffer.from('more'))).rejects.toThrow();
+      await expect(aborted.end()).rejects.toThrow();
+    });
+
     it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {
       const s1 = endlessSource();
       const read = await readUntil(pool.seal(s1.source, { recipientKey: recipientPub, signingKey: gatewayKey }), 8 * 1024 * 1024);
@@ -381,7 +422,7 @@ describe('sealNative memory', () => {
       import * as openpgp from 'openpgp';
       import { Writable } from 'node:stream';
       import { pipeline } from 'node:stream/promises';
-      import { randomBytes } from 'node:crypto';
+      import { createHash, randomBytes } from 'node:crypto';
       const { sealNative } = await import(${JSON.stringify(sealUrl)});
       const mk = (email) => openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email }], format: 'object', config: { v6Keys: false } });
       const [gw, r] = await Promise.all([mk('gw@passerelle.test'), mk('r@recipient.test')]);

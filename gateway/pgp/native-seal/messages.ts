@@ -3,6 +3,8 @@ import type { SealInit } from '../seal-native.js';
 
 export type ToSealWorker =
   | { type: 'start'; id: number; init: SealInit }
+  /** A job whose message the worker writes itself to `path` (created, 0600), hashed and fsynced. */
+  | { type: 'start-file'; id: number; init: SealInit; path: string }
   | { type: 'data'; id: number; chunk: Uint8Array }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number };
@@ -10,4 +12,8 @@ export type ToSealWorker =
 export type FromSealWorker =
   | { type: 'out'; id: number; consumed: number; chunk: Uint8Array | null }
   | { type: 'done'; id: number; chunk: Uint8Array }
+  /** A file job took `consumed` input bytes (written to the file). */
+  | { type: 'ack'; id: number; consumed: number }
+  /** A file job is complete and durable. */
+  | { type: 'sealed'; id: number; sha256: string; size: number }
   | { type: 'error'; id: number; message: string };

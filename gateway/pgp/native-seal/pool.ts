@@ -14,9 +14,28 @@ import type { FromSealWorker, ToSealWorker } from './messages.js';
 
 const MAX_INFLIGHT = 4 * 1024 * 1024;
 
+/** A message sealed by a pool thread straight into a new file. */
+export interface SealFileJob {
+  /**
+   * Plaintext, in order; the memory of `chunk` is transferred to the thread (do not use it
+   * afterwards). Resolves at once, or once the thread has caught up (at most MAX_INFLIGHT bytes
+   * wait for it).
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the plaintext; resolves when the file is complete and fsynced. */
+  end(): Promise<{ sha256: string; size: number }>;
+  /** Stops the job (the file, if created, is left to the caller to remove). */
+  abort(): void;
+}
+
 export interface SealPool {
   /** As sealNative, with the sealing done in one of the pool's threads. */
   seal(plaintext: AsyncIterable<Uint8Array> | Readable, opts: SealOptions, tuning?: NativeSealTuning): Readable;
+  /**
+   * Seals into `path` (created 0600, must not exist) in one of the pool's threads, which also
+   * hashes and writes the output: the calling thread only hands over plaintext.
+   */
+  sealToFile(path: string, opts: SealOptions, tuning?: NativeSealTuning): SealFileJob;
   /** Ends the threads; jobs still running fail. */
   close(): Promise<void>;
 }
@@ -82,6 +101,7 @@ export function createSealPool(size: number): SealPool {
     const job: Job = {
       onMessage(m) {
         if (m.type === 'error') { fail(new Error(m.message)); return; }
+        if (m.type !== 'out' && m.type !== 'done') return; // file jobs only
         if (m.chunk !== null && m.chunk.byteLength > 0 && !out.push(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength))) wanted = false;
         if (m.type === 'done') { removeJob(slot, id); out.push(null); return; }
         if (out.destroyed) return;
@@ -108,8 +128,65 @@ export function createSealPool(size: number): SealPool {
     return out;
   }
 
+  function sealToFile(path: string, opts: SealOptions, tuning: NativeSealTuning = {}): SealFileJob {
+    const slot = slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const id = nextId++;
+    let inflight = 0;
+    let failed: Error | undefined;
+    let room: (() => void) | undefined;
+    let sealed: { resolve(r: { sha256: string; size: number }): void; reject(e: Error): void } | undefined;
+    const outcome = new Promise<{ sha256: string; size: number }>((resolve, reject) => (sealed = { resolve, reject }));
+    outcome.catch(() => undefined); // reported by end()
+    const fail = (e: unknown): void => {
+      if (failed) return;
+      failed = failure(e);
+      if (removeJob(slot, id)) slot.worker.postMessage({ type: 'abort', id } satisfies ToSealWorker);
+      room?.();
+      sealed?.reject(failed);
+    };
+    addJob(slot, id, {
+      onMessage(m) {
+        if (m.type === 'error') fail(new Error(m.message));
+        else if (m.type === 'ack') {
+          inflight -= m.consumed;
+          if (inflight <= MAX_INFLIGHT / 2) room?.();
+        } else if (m.type === 'sealed') {
+          removeJob(slot, id);
+          sealed?.resolve({ sha256: m.sha256, size: m.size });
+        }
+      },
+      fail,
+    });
+    // The keys' part runs here (openpgp.js); messages to the thread keep their order.
+    const started = NativeSealer.prepare(opts, tuning).then(
+      (init) => slot.worker.postMessage({ type: 'start-file', id, init, path } satisfies ToSealWorker),
+      fail,
+    );
+    return {
+      async write(chunk) {
+        if (failed) throw failed;
+        if (chunk.byteLength === 0) return;
+        await started;
+        if (failed) throw failed;
+        const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk);
+        inflight += own.byteLength;
+        slot.worker.postMessage({ type: 'data', id, chunk: own } satisfies ToSealWorker, [own.buffer as ArrayBuffer]);
+        if (inflight > MAX_INFLIGHT) await new Promise<void>((r) => (room = r));
+        room = undefined;
+        if (failed) throw failed;
+      },
+      async end() {
+        await started;
+        if (!failed) slot.worker.postMessage({ type: 'end', id } satisfies ToSealWorker);
+        return outcome;
+      },
+      abort: () => fail(new Error('aborted')),
+    };
+  }
+
   return {
     seal,
+    sealToFile,
     async close() {
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },

@@ -3,6 +3,8 @@
  * Input chunks arrive transferred; each answer carries the output completed so far and how many
  * input bytes it consumed (the main side's credit).
  */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { NativeSealer } from '../seal-native.js';
 import type { ToSealWorker, FromSealWorker } from './messages.js';
@@ -10,6 +12,20 @@ import type { ToSealWorker, FromSealWorker } from './messages.js';
 const port = parentPort;
 if (port === null) throw new Error('seal worker started outside a worker thread');
 const jobs = new Map<number, NativeSealer>();
+/** File jobs: the output goes to `fd` here, hashed, instead of back to the caller. */
+const files = new Map<number, { fd: number; hash: Hash; size: number }>();
+
+function writeOut(f: { fd: number; hash: Hash; size: number }, out: Uint8Array): void {
+  f.hash.update(out);
+  f.size += out.byteLength;
+  for (let done = 0; done < out.byteLength; ) done += writeSync(f.fd, out, done);
+}
+
+function closeFile(id: number): void {
+  const f = files.get(id);
+  files.delete(id);
+  if (f) closeSync(f.fd);
+}
 
 /** Posts `chunk`, transferring its memory when it owns all of it (never a pooled slab). */
 function post(m: FromSealWorker, chunk: Uint8Array | null): void {
@@ -24,10 +40,20 @@ port.on('message', (m: ToSealWorker) => {
   try {
     if (m.type === 'start') {
       jobs.set(m.id, NativeSealer.fromInit(m.init));
+    } else if (m.type === 'start-file') {
+      const fd = openSync(m.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      files.set(m.id, { fd, hash: createHash('sha256'), size: 0 });
+      jobs.set(m.id, NativeSealer.fromInit(m.init));
     } else if (m.type === 'data') {
       const sealer = jobs.get(m.id);
       if (sealer === undefined) return; // aborted
       const out = sealer.update(m.chunk);
+      const file = files.get(m.id);
+      if (file) {
+        if (out !== null) writeOut(file, out);
+        port.postMessage({ type: 'ack', id: m.id, consumed: m.chunk.byteLength } satisfies FromSealWorker);
+        return;
+      }
       const chunk = out === null ? null : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       post({ type: 'out', id: m.id, consumed: m.chunk.byteLength, chunk }, chunk);
     } else if (m.type === 'end') {
@@ -35,13 +61,27 @@ port.on('message', (m: ToSealWorker) => {
       if (sealer === undefined) return;
       jobs.delete(m.id);
       const out = sealer.final();
+      const file = files.get(m.id);
+      if (file) {
+        writeOut(file, out);
+        fsyncSync(file.fd);
+        closeFile(m.id);
+        port.postMessage({ type: 'sealed', id: m.id, sha256: file.hash.digest('hex'), size: file.size } satisfies FromSealWorker);
+        return;
+      }
       const chunk = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       post({ type: 'done', id: m.id, chunk }, chunk);
     } else {
       jobs.delete(m.id);
+      closeFile(m.id);
     }
   } catch (e) {
     jobs.delete(m.id);
+    try {
+      closeFile(m.id);
+    } catch {
+      // the error reported is the first one
+    }
     port.postMessage({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) } satisfies FromSealWorker);
   }
 });
