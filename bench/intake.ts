@@ -16,6 +16,7 @@ import { silentLogger } from '../gateway/log.js';
 import { readGatewayPgp } from '../gateway/kit/inputs.js';
 import { demoIdentity, BENCH_DATASET, BENCH_PARTNER } from './gateway.js';
 import { runBatchOk, q, type SftpTarget } from './sftp.js';
+import { uploadTimed, type LatencyRun } from './latency.js';
 
 /** The 20 INSEE codes of the demo territory (records spread over every commune). */
 const INSEE = ['54025', '54165', '54184', '54197', '54257', '54265', '54274', '54300', '54304', '54328',
@@ -72,6 +73,8 @@ export interface IntakeBench {
   gpgDecrypt(file: string): Promise<number>;
   /** The gateway: sftp put until the verdict (the client exits 0 only when accepted). */
   upload(file: string, k: number): Promise<number>;
+  /** The same with ssh2's client, which shows when the last WRITE was answered (verdict latency). */
+  uploadTimed(file: string, k: number): Promise<LatencyRun>;
   close(): Promise<void>;
 }
 
@@ -117,6 +120,11 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
         const why = await newestReceiptReason(join(gateway.layout.receipts, BENCH_PARTNER));
         throw new Error(`${e instanceof Error ? e.message : String(e)}${why}`, { cause: e });
       }
+    },
+    async uploadTimed(file, k) {
+      const r = await uploadTimed(target, file, `/inbox/${BENCH_DATASET}/export-${k}.csv.gpg`);
+      if (r.refusal !== undefined) throw new Error(`refused: ${r.refusal}${await newestReceiptReason(join(gateway.layout.receipts, BENCH_PARTNER))}`);
+      return r;
     },
     async close() {
       await gateway.close();

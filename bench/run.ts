@@ -186,15 +186,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       parallel: figure('MB/s', '≥ 0.8×', par.a, par.b, (ms) => mbPerSec(opts.parallel * smallBytes, ms)),
     };
     if (gw?.note) notes.push(gw.note);
+    const extra: Record<string, Record<string, number>> = gw ? { gateway: { 'peak RSS MiB (upload, target ≤ 256)': round(peakRssMiB, 1) } } : {};
     if (gw && opts.intakeMiB > 0) {
       const r = await intakeFigure(opts, work, log, notes).catch((e: unknown) => {
         notes.push(`intake: failed: ${e instanceof Error ? e.message : String(e)}`);
         return undefined;
       });
-      if (r) figures.intake = r;
+      if (r) {
+        figures.intake = r.figure;
+        extra.intake = r.extra;
+      }
     }
 
-    const extra: Record<string, Record<string, number>> = gw ? { gateway: { 'peak RSS MiB (upload, target ≤ 256)': round(peakRssMiB, 1) } } : {};
     for (const [name, fn] of opts.extras === false ? [] : ([['audit', 'benchAudit'], ['pgp', 'benchPgp']] as const)) {
       log(`${name}: ${fn}()`);
       const r = await optionalBench(name, fn, notes);
@@ -223,13 +226,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   }
 }
 
-/** Signed+encrypted export: `gpg --decrypt` (A) against upload-to-verdict on the real pipeline (B). */
-async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) => void, notes: string[]): Promise<Figure> {
+/**
+ * Signed+encrypted export: `gpg --decrypt` (A) against upload-to-verdict on the real pipeline (B);
+ * then one more upload with ssh2's client for the verdict latency, and the gateway process's
+ * peak RSS while the intake runs (sampled every 50 ms).
+ */
+async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) => void, notes: string[]): Promise<{ figure: Figure; extra: Record<string, number> }> {
   const bytes = opts.intakeMiB * 1024 * 1024;
   const { startIntakeBench } = await import('./intake.js');
   const ib = await startIntakeBench(work, bytes, opts.intakeWorkers);
   const a: number[] = [];
   const b: number[] = [];
+  const extra: Record<string, number> = {};
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
   try {
     log(`intake ${opts.intakeMiB} MiB signed+encrypted CSV × ${opts.runs} (${opts.intakeWorkers ?? 'default'} worker(s))`);
     // Keeps `npm run bench` within its time on a slow pipeline: stop once the gateway runs
@@ -245,10 +255,18 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
       await rm(file, { force: true });
     }
     if (b.length < opts.runs) notes.push(`intake: ${b.length} run(s) of ${opts.runs}, time budget ${opts.intakeBudgetS} s reached (BENCH_INTAKE_BUDGET_S)`);
+    log('intake: one more upload with ssh2\'s client, for the verdict latency');
+    const { file } = await ib.prepare(opts.runs);
+    const t = await ib.uploadTimed(file, opts.runs);
+    await rm(file, { force: true });
+    extra['verdict latency s (last WRITE reply to CLOSE reply, target ≤ 1)'] = round(t.verdictMs / 1000, 2);
+    extra['upload to verdict MB/s (ssh2 client)'] = round(mbPerSec(bytes, t.totalMs));
+    extra['peak RSS MiB during the intake runs (target ≤ 256)'] = round(peakRss / (1024 * 1024), 1);
   } finally {
+    clearInterval(sampler);
     await ib.close();
   }
-  return figure('MB/s', '≥ 0.5×', a, b, (ms) => mbPerSec(bytes, ms));
+  return { figure: figure('MB/s', '≥ 0.5×', a, b, (ms) => mbPerSec(bytes, ms)), extra };
 }
 
 /** bench/audit.ts and bench/pgp.ts are written by others; run them when they exist. */
