@@ -28,7 +28,7 @@ export interface Processor {
 }
 
 /** Bytes held in memory per upload before the rest is read back from staging. */
-export const QUEUE_HIGH_WATER = 32 << 20;
+export const QUEUE_HIGH_WATER = 8 << 20;
 
 export function toWorkError(e: unknown): WorkResult {
   if (isGatewayError(e) && e.code !== 'GATEWAY_FAILURE' && e.code !== 'CONFIG_INVALID' && e.code !== 'CONFIG_UNREADABLE') {
