@@ -84,7 +84,8 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
     return entry;
   };
 
-  let check: CheckResult;
+  let check: CheckResult | undefined;
+  let failed: { error: unknown } | undefined;
   try {
     check = await checkExport({
       config,
@@ -110,15 +111,20 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
     });
     await Promise.all([...outputs.values()].map((o) => flush(o)));
   } catch (e) {
-    for (const o of outputs.values()) o.job.abort();
-    throw e;
+    failed = { error: e };
   }
-  const sealed = Promise.all([...outputs.values()].map(async (o) => ({ records: o.records, ...(await o.job.end()) })));
-  sealed.catch(() => undefined); // awaited below, after the OpenPGP verdict
+  // Every sealing job ends (its file complete and closed) before this returns or throws: after a
+  // rejection the pipeline removes the pending directory, and a file that a sealing thread
+  // created a moment later would survive that removal.
+  const sealed = await Promise.allSettled([...outputs.values()].map(async (o) => ({ records: o.records, ...(await o.job.end()) })));
+  if (failed || check === undefined) throw failed?.error;
   await plaintext.drain();
   // The OpenPGP verdict comes first: nothing read from an unverified message means anything.
   const verified = await opened.result;
-  const done = await sealed;
+  const done = sealed.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
   const result = new Map<string, { records: number; sha256: string; size: number }>();
   [...outputs.keys()].forEach((r, k) => result.set(r, done[k]!));
   return {
