@@ -146,6 +146,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (intake.close) cleanups.push(() => intake.close?.());
     const uploads = createUploadRegistry({ keepMs: () => config.current().settings.limits.partialUploadKeepMs, log });
     cleanups.push(() => uploads.close());
+    const staged = await uploads.restore(layout.staging);
+    if (staged.restored + staged.removed > 0) log.info(staged, 'staging: resumable partial uploads restored, the rest removed');
     const deps = {
       config,
       intake,

@@ -29,10 +29,9 @@ export async function recover(deps: { layout: DataLayout; state: StateStore; aud
       report.rolledBack.push(name);
     }
   }
-  // Plaintext never outlives a run: whatever was being verified is discarded. Partial uploads
-  // are tracked in memory (sftp/uploads.ts), so their staging files cannot be resumed either.
+  // Plaintext never outlives a run: whatever was being verified is discarded. Staging is the
+  // upload registry's (sftp/uploads.ts restore): parked partials stay resumable, the rest goes.
   for (const name of await listDir(deps.layout.quarantine)) await removeTree(join(deps.layout.quarantine, name));
-  for (const name of await listDir(deps.layout.staging)) await removeTree(join(deps.layout.staging, name));
 
   // Uploads the previous run never decided ended without an answer to the client: failed.
   for (const st of ['receiving', 'committed'] as const) {

@@ -165,7 +165,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
       if (h.kind === 'write') await abandon(s, h).catch((err: unknown) => ctx.log.error({ err }, 'abandon failed'));
       else if (h.kind === 'read') await closeRead(s, h).catch(() => undefined);
     }
-    if (!deps.uploads) uploads.close();
+    if (!deps.uploads) await uploads.close();
     limitsExt.restore();
     await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { connId: ctx.connId } }).catch(() => undefined);
   };

@@ -22,6 +22,8 @@ export interface TestGatewayOptions {
   readonly intakeWorkers?: number;
   readonly audit?: GatewayOptions['audit'];
   readonly log?: GatewayOptions['log'];
+  /** An existing directory to run in (its data/ kept from a previous gateway: a restart); not removed by stop(). */
+  readonly dir?: string;
 }
 
 export interface TestGateway {
@@ -34,7 +36,7 @@ export interface TestGateway {
   /** Path of a known_hosts file holding only this gateway's key. */
   readonly knownHosts: string;
   readonly dataDir: string;
-  /** Temp directory of this gateway (data, keys, known_hosts); removed by stop(). */
+  /** Directory of this gateway (data, keys, known_hosts); removed by stop() unless it was given. */
   readonly dir: string;
   /** Path of a 0600 copy of the demo party's SSH private key (keys-example/<id>/ssh_ed25519). */
   key(partyId: string): Promise<string>;
@@ -45,7 +47,10 @@ export interface TestGateway {
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   const root = projectRoot();
-  const dir = await mkdtemp(join(tmpdir(), 'passerelle-gw-'));
+  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'passerelle-gw-')));
+  const removeDir = async (): Promise<void> => {
+    if (!o.dir) await rm(dir, { recursive: true, force: true });
+  };
   const dataDir = join(dir, 'data');
   const adjustSettings = (s: GatewaySettings): GatewaySettings => ({
     ...s,
@@ -67,7 +72,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       ...(o.audit ? { audit: o.audit } : {}),
     });
   } catch (e) {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     throw e;
   }
   const knownHosts = join(dir, 'known_hosts');
@@ -106,7 +111,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
     ],
     stop: async () => {
       await gateway.close();
-      await rm(dir, { recursive: true, force: true });
+      await removeDir();
     },
   };
 }

@@ -113,7 +113,7 @@ export async function startGateway(limits: Partial<SftpLimits> = {}): Promise<Ga
     server,
     config: source,
     async close() {
-      uploads.close();
+      await uploads.close();
       await server.close();
       tmp.cleanup();
     },
