@@ -64,22 +64,23 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
   const plaintext = drainOnEarlyExit(opened.plaintext);
   await ensureDir(dir);
 
-  interface Output { job: SealFileJob; records: number; batch: string[]; batchLength: number }
+  /** A recipient's sealing job and the batch of NDJSON lines being filled for it (UTF-8). */
+  interface Output { job: SealFileJob; records: number; buf: Buffer; len: number }
   const outputs = new Map<string, Output>();
   /** Hands the batch to the sealing thread; resolves at once unless that thread is behind. */
   const flush = (o: Output): Promise<void> | undefined => {
-    if (o.batch.length === 0) return undefined;
-    const chunk = Buffer.from(o.batch.join(''), 'utf8');
-    o.batch = [];
-    o.batchLength = 0;
-    return o.job.write(chunk);
+    if (o.len === 0) return undefined;
+    const chunk = o.buf.subarray(0, o.len);
+    o.buf = Buffer.allocUnsafeSlow(SEAL_BATCH);
+    o.len = 0;
+    return o.job.write(chunk, true);
   };
   const sealFor = (recipient: string): Output => {
     const out = outputs.get(recipient);
     if (out) return out;
     const path = join(dir, pendingName(recipient, fileName));
     const job = env.seals.sealToFile(path, { recipientKey: keys.recipientKey(recipient), signingKey: keys.gateway, date: env.now() });
-    const entry: Output = { job, records: 0, batch: [], batchLength: 0 };
+    const entry: Output = { job, records: 0, buf: Buffer.allocUnsafeSlow(SEAL_BATCH), len: 0 };
     outputs.set(recipient, entry);
     return entry;
   };
@@ -99,13 +100,18 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
       communes: env.communes,
       onRecord: async (recipients, record) => {
         const line = JSON.stringify(record) + '\n';
+        // UTF-8 takes at most 3 bytes per UTF-16 unit. Each line is encoded straight into the
+        // batches (one ~256 KiB write per recipient: the encryptor's cost is per chunk as much
+        // as per byte), not joined into a string first: that was a tenth of the record work.
+        const most = line.length * 3;
         for (const r of recipients) {
           const out = sealFor(r);
           out.records++;
-          out.batch.push(line);
-          out.batchLength += line.length;
-          // One write per ~256 KiB: the encryptor's cost is per chunk as much as per byte.
-          if (out.batchLength >= SEAL_BATCH) await flush(out);
+          if (out.len + most > out.buf.length) {
+            await flush(out);
+            if (most > out.buf.length) out.buf = Buffer.allocUnsafeSlow(most);
+          }
+          out.len += out.buf.write(line, out.len);
         }
       },
     });

@@ -101,6 +101,8 @@ describe('a sealed export, end to end with real clients', () => {
     const records = gpg(['--decrypt', `${work}/ludres.pgp`]).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const expected = CSV.toString('utf8').trim().split('\n').slice(1).filter((l) => l.split(';')[4] === '54328').map((l) => l.split(';')[0]);
     expect(records.map((r) => r['id_fait']).sort()).toEqual(expected.sort());
+    // Non-ASCII text comes out byte-exact (the lines are UTF-8 encoded straight into the batches).
+    expect(records.find((r) => r['id_fait'] === 'PN-2026-0001')?.['adresse']).toBe('12 rue de la République');
     // The complete download is recorded: state and audit.
     expect(tg.gateway.state.deliveriesOf(id).find((d) => d.recipient === 'ludres')?.state).toBe('downloaded');
     const downloads = await tg.gateway.auditLog!.query({ type: 'delivery.downloaded', uploadId: id });

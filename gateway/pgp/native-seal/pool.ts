@@ -17,11 +17,12 @@ const MAX_INFLIGHT = 4 * 1024 * 1024;
 /** A message sealed by a pool thread straight into a new file. */
 export interface SealFileJob {
   /**
-   * Plaintext, in order; the memory of `chunk` is transferred to the thread (do not use it
-   * afterwards). Resolves at once, or once the thread has caught up (at most MAX_INFLIGHT bytes
-   * wait for it).
+   * Plaintext, in order. Resolves at once, or once the thread has caught up (at most
+   * MAX_INFLIGHT bytes wait for it). With `owned`, the whole buffer under `chunk` is the
+   * caller's to give: it is transferred (do not use it afterwards); otherwise `chunk` is copied
+   * unless it spans its whole buffer.
    */
-  write(chunk: Uint8Array): Promise<void>;
+  write(chunk: Uint8Array, owned?: boolean): Promise<void>;
   /** Ends the plaintext; resolves when the file is complete and fsynced. */
   end(): Promise<{ sha256: string; size: number }>;
   /** Stops the job (the file, if created, is left to the caller to remove). */
@@ -163,12 +164,12 @@ export function createSealPool(size: number): SealPool {
       fail,
     );
     return {
-      async write(chunk) {
+      async write(chunk, owned = false) {
         if (failed) throw failed;
         if (chunk.byteLength === 0) return;
         await started;
         if (failed) throw failed;
-        const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk);
+        const own = owned || (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) ? chunk : new Uint8Array(chunk);
         inflight += own.byteLength;
         slot.worker.postMessage({ type: 'data', id, chunk: own } satisfies ToSealWorker, [own.buffer as ArrayBuffer]);
         if (inflight > MAX_INFLIGHT) await new Promise<void>((r) => (room = r));
