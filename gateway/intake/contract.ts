@@ -33,8 +33,12 @@ export interface IntakeUpload {
    * the staging file.
    */
   push(chunk: Buffer): void;
-  /** The commit point: the staging file is complete and fsynced. Resolves with the verdict. */
-  finish(stagingPath: string, size: number): Promise<Verdict>;
+  /**
+   * The commit point: the staging file is complete and fsynced; `sha256` is its digest, as
+   * computed by the SFTP layer while it arrived (and recorded in the commit's audit entry).
+   * Resolves with the verdict.
+   */
+  finish(stagingPath: string, size: number, sha256: string): Promise<Verdict>;
   /** The upload will never be committed (aborted, connection lost). Idempotent. */
   abort(): void;
 }

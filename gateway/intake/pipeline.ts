@@ -26,7 +26,6 @@ import type { Intake, IntakeUpload, UploadContext, Verdict } from './contract.js
 import type { KeyRing } from './keyring.js';
 import type { Processed } from './process.js';
 import type { Processor } from './work.js';
-import { hashFile } from '../hash-file.js';
 
 export interface PipelineDeps {
   readonly config: ConfigSource;
@@ -101,12 +100,12 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
         .then(() => deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code: 'UPLOAD_INCOMPLETE', message: 'upload aborted' }))
         .catch((e: unknown) => log.error({ err: String(e) }, 'cleanup after abort failed'));
     },
-    finish: async (stagingPath, size) => {
+    finish: async (stagingPath, size, sha256) => {
       if (settled) throw new GatewayError('UPLOAD_INCOMPLETE', 'upload already ended');
       settled = true;
       work.finish(stagingPath, size);
       try {
-        return await verdictOf(stagingPath);
+        return await verdictOf({ sha256, size });
       } finally {
         // Every verdict is final (a committed upload is never resumed): the received bytes go.
         await rm(stagingPath, { force: true });
@@ -114,12 +113,11 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
     },
   };
 
-  async function verdictOf(stagingPath: string): Promise<Verdict> {
+  /** `file`: the whole file as committed (a rejected one may not have been read to its end). */
+  async function verdictOf(file: { sha256: string; size: number }): Promise<Verdict> {
     const result = await work.result;
     if (!result.ok && result.internal) return fail('GATEWAY_FAILURE', INTERNAL, result.message);
     try {
-      // A rejected file may not have been read to its end: its receipt still names all of it.
-      const file = result.ok ? { sha256: result.sha256, size: result.size } : await hashFile(stagingPath);
       const found = result.ok ? result.processed : new GatewayError(result.code, result.message);
       return await serial.run(() => decide(deps, ctx, { receivedAt, fileName, ...file }, found));
     } catch (e) {

@@ -3,9 +3,9 @@
  * order by the SFTP layer, then, once the upload is committed, whatever the pushes did not
  * cover read from the fsynced staging file. Memory is bounded: past `highWater` queued bytes
  * the pushes are ignored and the rest is read from the file at the commit.
- * Also hashes what it yields (SHA-256 of the file as received) and counts it.
+ * Also counts what it yields (the size must match the committed one; the SHA-256 is the SFTP
+ * layer's, computed while the bytes arrived).
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { GatewayError } from '../errors.js';
 
@@ -18,7 +18,6 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
   private wake: (() => void) | undefined;
   private file: { path: string; size: number } | undefined;
   private failure: Error | undefined;
-  private readonly hash = createHash('sha256');
   private yielded = 0;
 
   constructor(private readonly highWater: number, private readonly maxBytes: number) {}
@@ -45,14 +44,6 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
     this.signal();
   }
 
-  get bytes(): number {
-    return this.yielded;
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
-  }
-
   private signal(): void {
     const w = this.wake;
     this.wake = undefined;
@@ -64,7 +55,6 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
     if (this.yielded > this.maxBytes) {
       throw new GatewayError('FILE_TOO_LARGE', `fichier trop volumineux (plus de ${this.maxBytes} octets) / file over the size limit`);
     }
-    this.hash.update(chunk);
     return chunk;
   }
 

@@ -10,7 +10,7 @@ import { processUpload, type ProcessEnv, type Processed } from './process.js';
 import { UploadBytes } from './upload-bytes.js';
 
 export type WorkResult =
-  | { readonly ok: true; readonly processed: Processed; readonly sha256: string; readonly size: number }
+  | { readonly ok: true; readonly processed: Processed }
   /** `internal`: a gateway failure (nothing is the partner's fault); otherwise the file's error. */
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly internal: boolean };
 
@@ -41,7 +41,7 @@ export function toWorkError(e: unknown): WorkResult {
 export async function runWork(env: ProcessEnv, ctx: UploadContext, bytes: UploadBytes, dir: string, fileName: string): Promise<WorkResult> {
   try {
     const processed = await processUpload(env, ctx, bytes, dir, fileName);
-    return { ok: true, processed, sha256: bytes.digest(), size: bytes.bytes };
+    return { ok: true, processed };
   } catch (e) {
     return toWorkError(e);
   }

@@ -163,7 +163,7 @@ async function commit(
       refs: { uploadId: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
       details: { bytes: u.size, clientName: u.name },
     });
-    verdict = await intake.finish(u.entry.stagingPath, u.size);
+    verdict = await intake.finish(u.entry.stagingPath, u.size, u.sha256);
   } catch (err) {
     intake.abort();
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');

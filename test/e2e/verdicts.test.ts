@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -27,6 +28,10 @@ let work: string;
 
 function gpg(args: string[], input?: Buffer | string): Buffer {
   return execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 28 });
+}
+
+function sha256Of(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 function fpr(party: string): string {
@@ -84,6 +89,8 @@ describe('a sealed export, end to end with real clients', () => {
     expect(put.code, put.stderr).toBe(0);
     const receipt = newReceipt('police-nationale', before);
     expect(receipt['status']).toBe('accepted');
+    // The receipt names the file as received: the digest the SFTP layer computed at the commit.
+    expect(receipt['file']).toEqual({ name: 'export-2026-03.csv.pgp', sha256: sha256Of(file), bytes: readFileSync(file).length });
     const id = String(receipt['upload_id']);
 
     // The partner reads its receipt and the signature back over SFTP and verifies it with gpg.
@@ -116,7 +123,7 @@ describe('a sealed export, end to end with real clients', () => {
     const put = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/foreign.csv.pgp`]);
     expect(put.code).toBe(1);
     expect(outboxCount()).toBe(outbox);
-    expect(newReceipt('police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER' });
+    expect(newReceipt('police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER', file: { sha256: sha256Of(file), bytes: readFileSync(file).length } });
   });
 
   it('OpenSSH scp: a rejected file exits 1', async () => {

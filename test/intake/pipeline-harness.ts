@@ -2,6 +2,7 @@
  * Drives the real intake pipeline (no SSH) on the Grand Nancy demo configuration: real audit
  * log, real state store, real keys, files sealed by the real GnuPG.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,7 +82,7 @@ export async function startPipeline(opts: { dir?: string; workers?: number } = {
       writeFileSync(staging, bytes);
       const up = intake.open({ uploadId, partnerId: partner, datasetId: dataset, clientName: name, source: '127.0.0.1:50000' });
       for (let o = 0; o < bytes.length; o += 32768) up.push(bytes.subarray(o, o + 32768));
-      const verdict = await up.finish(staging, bytes.length);
+      const verdict = await up.finish(staging, bytes.length, createHash('sha256').update(bytes).digest('hex'));
       return { ...verdict, uploadId };
     },
     close: async () => {
