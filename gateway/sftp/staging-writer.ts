@@ -8,7 +8,7 @@
  * Why: an SFTP server that answers each WRITE after its own fs.write reaches 0.2× OpenSSH
  * (performance.md); the transport is fast, per-request disk round trips are not.
  */
-import { fdatasync, fstat, fsync, ftruncate, close } from 'node:fs';
+import { fdatasync, fsync, ftruncate, close } from 'node:fs';
 import { hashFile } from '../hash-file.js';
 import { promisify } from 'node:util';
 import { IntervalSet } from './intervals.js';
@@ -25,7 +25,6 @@ const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 const fsyncP = promisify(fsync);
 const closeP = promisify(close);
-const fstatP = promisify(fstat);
 const ftruncateP = promisify(ftruncate);
 
 /** Contiguous bytes from `start`, in a batch buffer from the staging I/O thread's pool. */
@@ -78,10 +77,6 @@ export class StagingWriter {
   /** True while bytes have arrived strictly in order from 0 (the stream and hash are live). */
   get inOrder(): boolean {
     return this.hashId !== undefined;
-  }
-
-  get error(): Error | undefined {
-    return this.failure;
   }
 
   /** Queues `data` at `offset`; resolves when it is safely queued (possibly after waiting for room). */
@@ -172,10 +167,6 @@ export class StagingWriter {
     }
     await closeP(this.fd).catch(() => undefined);
     return size;
-  }
-
-  async fileSize(): Promise<number> {
-    return (await fstatP(this.fd)).size;
   }
 
   /** Asks the I/O thread for the digest, which comes after every write sent (and frees its state). */

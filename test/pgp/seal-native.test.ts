@@ -315,7 +315,7 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
       expectSqGood(done[2]!.path, bodies[2] as Buffer);
     });
 
-    it('sealToFile: an existing file is never overwritten, a bad key fails, abort stops the job', async () => {
+    it('sealToFile: an existing file is never overwritten, a bad key fails', async () => {
       const existing = g.path('to-file-exists.pgp');
       writeFileSync(existing, 'keep me');
       const job = pool.sealToFile(existing, { recipientKey: recipientPub, signingKey: gatewayKey });
@@ -329,12 +329,6 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
       const bad = pool.sealToFile(g.path('to-file-bad.pgp'), { recipientKey: signOnly, signingKey: gatewayKey });
       const e2 = await bad.write(Buffer.from('x')).then(() => bad.end()).then(() => new Error('sealed to a sign-only key'), (e: unknown) => e);
       expect(isGatewayError(e2, 'GATEWAY_FAILURE'), String(e2)).toBe(true);
-
-      const aborted = pool.sealToFile(g.path('to-file-aborted.pgp'), { recipientKey: recipientPub, signingKey: gatewayKey });
-      await aborted.write(randomBytes(100_000));
-      aborted.abort();
-      await expect(aborted.write(Buffer.from('more'))).rejects.toThrow();
-      await expect(aborted.end()).rejects.toThrow();
     });
 
     it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {

@@ -25,8 +25,6 @@ export interface SealFileJob {
   write(chunk: Uint8Array, owned?: boolean): Promise<void>;
   /** Ends the plaintext; resolves when the file is complete and fsynced. */
   end(): Promise<{ sha256: string; size: number }>;
-  /** Stops the job (the file, if created, is left to the caller to remove). */
-  abort(): void;
 }
 
 export interface SealPool {
@@ -181,7 +179,6 @@ export function createSealPool(size: number): SealPool {
         if (!failed) slot.worker.postMessage({ type: 'end', id } satisfies ToSealWorker);
         return outcome;
       },
-      abort: () => fail(new Error('aborted')),
     };
   }
 
