@@ -58,20 +58,25 @@ function failure(e: unknown): GatewayError {
   return new GatewayError('GATEWAY_FAILURE', 'chiffrement pour le destinataire impossible / cannot encrypt for the recipient', {}, { cause: e });
 }
 
+/** The threads start with the first job: a gateway that receives nothing runs none of them. */
 export function createSealPool(size: number): SealPool {
   const slots: Slot[] = [];
-  for (let i = 0; i < Math.max(1, size); i++) {
-    const slot: Slot = { worker: startWorker(import.meta.url, 'worker'), jobs: new Map() };
-    slot.worker.on('message', (m: FromSealWorker) => slot.jobs.get(m.id)?.onMessage(m));
-    slot.worker.on('error', (e) => { for (const j of [...slot.jobs.values()]) j.fail(e); });
-    slot.worker.unref();
-    slots.push(slot);
-  }
+  /** The least busy thread, the threads being started on first use. */
+  const pick = (): Slot => {
+    while (slots.length < Math.max(1, size)) {
+      const slot: Slot = { worker: startWorker(import.meta.url, 'worker'), jobs: new Map() };
+      slot.worker.on('message', (m: FromSealWorker) => slot.jobs.get(m.id)?.onMessage(m));
+      slot.worker.on('error', (e) => { for (const j of [...slot.jobs.values()]) j.fail(e); });
+      slot.worker.unref();
+      slots.push(slot);
+    }
+    return slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+  };
   let nextId = 0;
 
   function seal(plaintext: AsyncIterable<Uint8Array> | Readable, opts: SealOptions, tuning: NativeSealTuning = {}): Readable {
     const source = plaintext[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-    const slot = slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const slot = pick();
     const id = nextId++;
     const post = (m: ToSealWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
     let started: Promise<void> | null = null;
@@ -128,7 +133,7 @@ export function createSealPool(size: number): SealPool {
   }
 
   function sealToFile(path: string, opts: SealOptions, tuning: NativeSealTuning = {}): SealFileJob {
-    const slot = slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const slot = pick();
     const id = nextId++;
     let inflight = 0;
     let failed: Error | undefined;
