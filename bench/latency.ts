@@ -1,8 +1,8 @@
 /**
  * Verdict latency (performance.md): the time from the reply to an upload's last WRITE to the
  * reply to its CLOSE, which carries the verdict. Stock clients do not show when their last
- * WRITE was answered, so this upload is made with ssh2's client: 255 KiB WRITEs, 64 in flight,
- * as OpenSSH's sftp does.
+ * WRITE was answered, so this upload is made with ssh2's client: 255 KiB WRITEs in file order,
+ * 64 in flight, as OpenSSH's sftp does.
  */
 import { open } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -40,19 +40,31 @@ export async function uploadTimed(t: SftpTarget, local: string, remote: string):
     const sftp = await new Promise<SFTPWrapper>((res, rej) => client.sftp((e, s) => (e ? rej(e) : res(s))));
     const handle = await new Promise<Buffer>((res, rej) => sftp.open(remote, 'w', (e, h) => (e ? rej(e) : res(h))));
     const size = (await file.stat()).size;
-    let next = 0;
     let lastReply = performance.now();
-    const writer = async (): Promise<void> => {
-      const buf = Buffer.allocUnsafe(WRITE_BYTES);
-      while (next < size) {
-        const pos = next;
-        next += WRITE_BYTES;
-        const { bytesRead } = await file.read(buf, 0, WRITE_BYTES, pos);
-        await new Promise<void>((res, rej) => sftp.write(handle, buf, 0, bytesRead, pos, (e) => (e ? rej(e) : res())));
-        lastReply = performance.now();
-      }
+    // In file order, as OpenSSH's sftp sends them (reads are sequential, up to 64 WRITEs wait
+    // for their replies): a server may treat WRITEs that arrive out of order differently.
+    let inFlight = 0;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const settled = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
     };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, writer));
+    for (let pos = 0; pos < size && !failure; pos += WRITE_BYTES) {
+      while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+      const buf = Buffer.allocUnsafe(WRITE_BYTES);
+      const { bytesRead } = await file.read(buf, 0, WRITE_BYTES, pos);
+      inFlight++;
+      sftp.write(handle, buf, 0, bytesRead, pos, (e) => {
+        inFlight--;
+        if (e) failure ??= e;
+        lastReply = performance.now();
+        settled();
+      });
+    }
+    while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+    if (failure) throw failure;
     const refusal = await new Promise<string | undefined>((res) => sftp.close(handle, (e) => res(e ? e.message : undefined)));
     const end = performance.now();
     return { totalMs: end - start, verdictMs: end - lastReply, refusal };

@@ -31,8 +31,13 @@ export interface IntakeUpload {
    * Bytes in file order starting at offset 0, as they become contiguous. The SFTP layer may
    * stop calling this (out-of-order or resumed uploads); `finish` then reads the rest from
    * the staging file.
+   *
+   * Returns a promise when the intake is behind: the SFTP layer holds its WRITE replies until it
+   * resolves, so the client sends at the intake's pace and the verdict follows the last byte
+   * by about the time the intake needs for what it holds (work.ts, PACE_BYTES), whatever the
+   * file's size.
    */
-  push(chunk: Buffer): void;
+  push(chunk: Buffer): Promise<void> | undefined;
   /**
    * The commit point: the staging file is complete and fsynced; `sha256` is its digest, as
    * computed by the SFTP layer while it arrived (and recorded in the commit's audit entry).

@@ -89,7 +89,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
   return {
     push: (chunk) => {
       received += chunk.length;
-      work.push(chunk);
+      return work.push(chunk);
     },
     abort: () => {
       if (settled) return;
@@ -104,8 +104,14 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
       if (settled) throw new GatewayError('UPLOAD_INCOMPLETE', 'upload already ended');
       settled = true;
       work.finish(stagingPath, size);
+      const committedAt = performance.now();
       try {
-        return await verdictOf({ sha256, size });
+        const verdict = await verdictOf({ sha256, size });
+        // One line per verdict for operators: how long the partner waited after the commit,
+        // and how much of the file was re-read because the work fell behind the upload.
+        const { readBackBytes } = await work.result;
+        log.info({ status: verdict.status, code: verdict.code, bytes: size, verdictMs: Math.round(performance.now() - committedAt), readBackBytes }, 'upload decided');
+        return verdict;
       } finally {
         // Every verdict is final (a committed upload is never resumed): the received bytes go.
         await rm(stagingPath, { force: true });

@@ -37,6 +37,7 @@ export function createStubIntake(): StubIntake {
       return {
         push(chunk) {
           pushed += chunk.length;
+          return undefined;
         },
         async finish(stagingPath, size) {
           done = true;

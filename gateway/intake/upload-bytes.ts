@@ -2,7 +2,8 @@
  * The bytes of one upload as an async iterable, fed while they arrive: chunks pushed in file
  * order by the SFTP layer, then, once the upload is committed, whatever the pushes did not
  * cover read from the fsynced staging file. Memory is bounded: past `highWater` queued bytes
- * the pushes are ignored and the rest is read from the file at the commit.
+ * the pushes are ignored and the rest is read from the file at the commit. The sender paces
+ * itself on what the consumer takes (work.ts, Pacer) and normally never reaches that bound.
  * Also counts what it yields (the size must match the committed one; the SHA-256 is the SFTP
  * layer's, computed while the bytes arrived).
  */
@@ -19,19 +20,28 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
   private file: { path: string; size: number } | undefined;
   private failure: Error | undefined;
   private yielded = 0;
+  /** Bytes read back from the staging file (those the pushes did not cover). */
+  readBack = 0;
 
-  constructor(private readonly highWater: number, private readonly maxBytes: number) {}
+  /** `onTaken`: called with the size of each pushed chunk the consumer takes (flow control). */
+  constructor(
+    private readonly highWater: number,
+    private readonly maxBytes: number,
+    private readonly onTaken?: (bytes: number) => void,
+  ) {}
 
-  push(chunk: Buffer): void {
-    if (!this.streaming || this.file || this.failure) return;
+  /** False when the chunk is not taken (pushes have stopped): the rest comes from the file. */
+  push(chunk: Buffer): boolean {
+    if (!this.streaming || this.file || this.failure) return false;
     if (this.queued + chunk.length > this.highWater) {
       this.streaming = false; // the processing is behind: the rest comes from the staging file
-      return;
+      return false;
     }
     this.queue.push(chunk);
     this.queued += chunk.length;
     this.pushedUpTo += chunk.length;
     this.signal();
+    return true;
   }
 
   finish(path: string, size: number): void {
@@ -64,6 +74,7 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
       const chunk = this.queue.shift();
       if (chunk) {
         this.queued -= chunk.length;
+        this.onTaken?.(chunk.length);
         yield this.account(chunk);
         continue;
       }
@@ -75,6 +86,7 @@ export class UploadBytes implements AsyncIterable<Uint8Array> {
       // Large reads: the staging file was fsynced before the commit, so this is page cache.
       for await (const chunk of createReadStream(path, { start: this.pushedUpTo, end: size - 1, highWaterMark: 1 << 20 })) {
         if (this.failure) throw this.failure;
+        this.readBack += (chunk as Buffer).length;
         yield this.account(chunk as Buffer);
       }
     }

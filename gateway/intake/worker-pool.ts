@@ -1,15 +1,16 @@
 /**
  * Worker threads for the intake: each upload's work runs in one of them, so decryption,
  * validation and re-encryption use another core than the SSH transports. Chunks are copied
- * once and transferred; past `QUEUE_HIGH_WATER` bytes not yet taken by the worker, the upload
- * stops streaming and the worker reads the rest from the staging file at the commit.
+ * once and transferred; the upload is paced on the bytes the work has taken (work.ts, Pacer),
+ * and past `QUEUE_HIGH_WATER` bytes not yet taken it stops streaming and the worker reads the
+ * rest from the staging file at the commit.
  */
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker-thread.js';
 import type { ConfigSource } from '../config/model.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
-import { QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
+import { Pacer, QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
 
 interface Slot {
   readonly worker: Worker;
@@ -18,7 +19,8 @@ interface Slot {
 
 interface Tracked {
   readonly slot: Slot;
-  inflight: number;
+  /** Bytes sent and not yet taken by the work. */
+  readonly pacer: Pacer;
   streaming: boolean;
   resolve(r: WorkResult): void;
 }
@@ -35,9 +37,10 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
     worker.on('message', (m: FromWorker) => {
       const t = tracked.get(m.uploadId);
       if (!t) return;
-      if (m.type === 'ack') t.inflight -= m.bytes;
+      if (m.type === 'ack') t.pacer.take(m.bytes);
       else {
         tracked.delete(m.uploadId);
+        t.pacer.close();
         if (--slot.active === 0) worker.unref();
         t.resolve(m.result);
       }
@@ -47,6 +50,7 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
       for (const [id, t] of tracked) {
         if (t.slot !== slot) continue;
         tracked.delete(id);
+        t.pacer.close();
         t.resolve(toWorkError(err));
       }
     });
@@ -68,21 +72,22 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
       if (slot.active++ === 0) slot.worker.ref();
       let resolve!: (r: WorkResult) => void;
       const result = new Promise<WorkResult>((r) => (resolve = r));
-      const t: Tracked = { slot, inflight: 0, streaming: true, resolve };
+      const t: Tracked = { slot, pacer: new Pacer(), streaming: true, resolve };
       tracked.set(ctx.uploadId, t);
       const maxFileBytes = opts.config.current().settings.limits.maxFileBytes;
       post(slot, { type: 'open', version, ctx, dir, fileName, maxFileBytes });
       return {
         push: (chunk) => {
-          if (!t.streaming) return;
-          if (t.inflight + chunk.length > QUEUE_HIGH_WATER) {
+          if (!t.streaming) return undefined;
+          if (t.pacer.pending + chunk.length > QUEUE_HIGH_WATER) {
             t.streaming = false; // never resumes: the worker reads the rest from staging
-            return;
+            t.pacer.close();
+            return undefined;
           }
           // A copy: ssh2's buffers may be views of a larger one that must not be detached.
           const data = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.length) as ArrayBuffer;
-          t.inflight += chunk.length;
           post(slot, { type: 'chunk', uploadId: ctx.uploadId, data }, [data]);
+          return t.pacer.add(chunk.length);
         },
         finish: (path, size) => post(slot, { type: 'finish', uploadId: ctx.uploadId, path, size }),
         abort: () => post(slot, { type: 'abort', uploadId: ctx.uploadId }),

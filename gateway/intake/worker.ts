@@ -1,7 +1,7 @@
 /**
  * Worker thread entry: runs the work on upload bytes (process.ts) off the thread that serves
  * the SSH transports. Messages in: `config` (a snapshot, versioned), `open`, `chunk`, `finish`,
- * `abort`; out: `ack` (bytes taken, for the sender's flow control) and `result`.
+ * `abort`; out: `ack` (bytes taken by the work, for the sender's pacing) and `result`.
  */
 import { parentPort } from 'node:worker_threads';
 import type { GatewayConfig } from '../config/model.js';
@@ -44,7 +44,10 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'open': {
-      const bytes = new UploadBytes(QUEUE_HIGH_WATER, m.maxFileBytes);
+      // Acknowledged when the work takes the bytes, not when they arrive here: the sender
+      // paces the upload on it.
+      const id = m.ctx.uploadId;
+      const bytes = new UploadBytes(QUEUE_HIGH_WATER, m.maxFileBytes, (n) => port.postMessage({ type: 'ack', uploadId: id, bytes: n }));
       uploads.set(m.ctx.uploadId, bytes);
       void envFor(m.version)
         .then((env) => runWork(env, m.ctx, bytes, m.dir, m.fileName))
@@ -56,10 +59,9 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'chunk': {
-      const bytes = uploads.get(m.uploadId);
       const chunk = Buffer.from(m.data);
-      bytes?.push(chunk);
-      port.postMessage({ type: 'ack', uploadId: m.uploadId, bytes: chunk.length });
+      // A chunk not taken (the upload ended, or stopped streaming) is acknowledged at once.
+      if (!uploads.get(m.uploadId)?.push(chunk)) port.postMessage({ type: 'ack', uploadId: m.uploadId, bytes: chunk.length });
       break;
     }
     case 'finish':

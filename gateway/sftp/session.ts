@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import { resolve, type VfsNode, type VfsOp } from '../vfs/resolve.js';
 import { closeRead, listNode, openRead, readAt, releaseReadBuffer, removeServed, statNode } from './files.js';
 import type { FileAttrs, NameEntry } from './listing.js';
-import { OPENSSH_LIMITS_EXTENSION, advertiseOpenSshLimits, closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
+import { OPENSSH_LIMITS_EXTENSION, advertiseOpenSshLimits, channelFlow, closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
 import { audit, view, type Handle, type SessionState, type SftpDeps, type SftpLimits, type SftpSessionContext } from './state.js';
 import { SFTP_STATUS, Unsupported, refusal, toSftpStatus, type SftpStatusCode } from './status.js';
 import { abandon, closeWrite, openWrite, renameUpload, writeAt } from './upload.js';
@@ -54,7 +54,8 @@ function effectiveLimits(deps: SftpDeps): SftpLimits {
 export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: SftpDeps): void {
   const limits = effectiveLimits(deps);
   const uploads = deps.uploads ?? createUploadRegistry({ keepMs: () => limits.partialUploadKeepMs, log: deps.log });
-  const s: SessionState = { ctx, deps, uploads, limits, alive: true };
+  const flow = channelFlow(sftp);
+  const s: SessionState = { ctx, deps, uploads, limits, alive: true, hold: (until) => flow.hold(until) };
   const handles = new Map<number, Handle>();
   // The largest WRITE ssh2 accepts is a 256 KiB packet; OpenSSH's own server announces 255 KiB.
   const limitsExt = advertiseOpenSshLimits(sftp, {
@@ -167,6 +168,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     }
     if (!deps.uploads) await uploads.close();
     limitsExt.restore();
+    flow.restore();
     await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { connId: ctx.connId } }).catch(() => undefined);
   };
 

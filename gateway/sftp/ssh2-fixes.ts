@@ -10,6 +10,9 @@
  * 3. READDIR: ssh2 leaves the end of a listing to the application; the gateway answers the
  *    READDIR after the last NAME batch with an EOF status (see session.ts), otherwise
  *    clients loop or fail their `ls`.
+ * 4. limits@openssh.com (performance), below.
+ * 5. Flow control: ssh2 parses SFTP packets as they arrive and always reopens the channel
+ *    window, so a server cannot make a client wait, below.
  */
 import type { SFTPWrapper } from 'ssh2';
 
@@ -114,3 +117,59 @@ export function advertiseOpenSshLimits(sftp: SFTPWrapper, limits: OpenSshLimits)
 }
 
 export const OPENSSH_LIMITS_EXTENSION = LIMITS_EXT;
+
+/** ssh2 1.17's channel window (lib/Channel.js MAX_WINDOW): what it grants a channel when it reopens it. */
+const SSH2_CHANNEL_WINDOW = 2 * 1024 * 1024;
+
+interface Ssh2FlowInternals {
+  readonly incoming: { window: number; state: string };
+  readonly outgoing: { id: number; state: string };
+  readonly _protocol: { channelWindowAdjust(chan: number, amount: number): void };
+  _waitChanDrain?: boolean;
+  push(data: Buffer): boolean | undefined;
+}
+
+/**
+ * Fix 5: lets the session stop reading a client while its WRITEs wait (for the staging disk, or
+ * for the intake). A client may have 64 WRITEs of 255 KiB in flight (OpenSSH's sftp): holding
+ * their replies alone still leaves 16 MiB on their way in. ssh2 skips its window adjustment
+ * when the channel's `push` returns false (its own backpressure path, unused for SFTP); while a
+ * hold is pending this wrapper returns false, and once every hold has settled it reopens the
+ * window itself. The client can then send at most one window (2 MiB) more.
+ */
+export function channelFlow(sftp: SFTPWrapper): { hold(until: Promise<unknown>): void; restore(): void } {
+  const s = sftp as unknown as Ssh2FlowInternals;
+  const original = s.push;
+  let holds = 0;
+  let starved = false;
+  const wrapper = function (this: unknown, data: Buffer): boolean | undefined {
+    original.call(this, data);
+    if (holds === 0) return undefined;
+    starved = true;
+    return false;
+  };
+  s.push = wrapper;
+  const reopen = (): void => {
+    if (holds > 0 || !starved) return;
+    starved = false;
+    s._waitChanDrain = false;
+    if (s.outgoing.state !== 'open' || s.incoming.state !== 'open') return;
+    const amount = SSH2_CHANNEL_WINDOW - s.incoming.window;
+    if (amount <= 0) return;
+    s.incoming.window += amount;
+    s._protocol.channelWindowAdjust(s.outgoing.id, amount);
+  };
+  return {
+    hold(until: Promise<unknown>): void {
+      holds++;
+      const settle = (): void => {
+        holds--;
+        reopen();
+      };
+      until.then(settle, settle);
+    },
+    restore(): void {
+      if (s.push === wrapper) s.push = original;
+    },
+  };
+}

@@ -3,7 +3,7 @@
  * Contiguous WRITEs are copied into 1 MiB batches, which the staging I/O thread (staging-io.ts)
  * hashes and writes; memory is bounded (a WRITE waits while too much is queued); the SHA-256 and
  * the intake stream follow the bytes while they arrive in order, and give up (the file is
- * re-read at commit) otherwise.
+ * re-read at commit) otherwise. A WRITE also waits while the intake is behind (it paces).
  *
  * Why: an SFTP server that answers each WRITE after its own fs.write reaches 0.2× OpenSSH
  * (performance.md); the transport is fast, per-request disk round trips are not.
@@ -39,8 +39,14 @@ interface Batch {
 export interface WriterOptions {
   /** Bytes already in the file (a resumed upload): treated as written, hash and stream off. */
   readonly resumedSize?: number;
-  /** Receives contiguous bytes from offset 0, in order, while that lasts. */
-  readonly onInOrder?: (chunk: Buffer) => void;
+  /**
+   * Receives contiguous bytes from offset 0, in order, while that lasts. A promise returned
+   * holds the write (and so the client's WRITE reply) until it resolves: the consumer paces
+   * the upload.
+   */
+  readonly onInOrder?: (chunk: Buffer) => Promise<void> | undefined;
+  /** Told when a write must wait (for room, or for the consumer), with what it waits for. */
+  readonly onStall?: (until: Promise<void>) => void;
 }
 
 export class StagingWriter {
@@ -55,7 +61,8 @@ export class StagingWriter {
   /** End of the in-order prefix (what the hash and the stream have seen). */
   private inOrderEnd = 0;
   private digestOf: { readonly size: number; readonly sha256: Promise<string> } | undefined;
-  private onInOrder: ((chunk: Buffer) => void) | undefined;
+  private onInOrder: ((chunk: Buffer) => Promise<void> | undefined) | undefined;
+  private readonly onStall: ((until: Promise<void>) => void) | undefined;
   private closed = false;
   private unsynced = 0;
   private syncing: Promise<void> | undefined;
@@ -66,6 +73,7 @@ export class StagingWriter {
     readonly path: string,
     options: WriterOptions = {},
   ) {
+    this.onStall = options.onStall;
     const resumed = options.resumedSize ?? 0;
     if (resumed > 0) this.written.add(0, resumed);
     else {
@@ -84,12 +92,13 @@ export class StagingWriter {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('writer closed');
     this.written.add(offset, offset + data.length);
+    let paced: Promise<void> | undefined;
     if (this.hashId !== undefined) {
       if (offset === this.inOrderEnd) {
         this.inOrderEnd += data.length;
         // ssh2 (pinned) hands a view of a buffer it never reuses, so the consumer may keep it;
         // a short one is copied rather than pin the socket read it came in.
-        this.onInOrder?.(data.length >= 16 * 1024 ? data : Buffer.from(data));
+        paced = this.onInOrder?.(data.length >= 16 * 1024 ? data : Buffer.from(data));
       } else {
         // Out of order: what is batched so far is still hashed, nothing after it; the digest
         // request frees the thread's state (the file is re-read at commit).
@@ -111,7 +120,12 @@ export class StagingWriter {
       p += n;
     }
     if (this.batch && this.batch.len === this.batch.buf.length) this.submit();
-    if (this.queuedBytes > MAX_QUEUED_BYTES) await new Promise<void>((r) => this.roomWaiters.push(r));
+    const room = this.queuedBytes > MAX_QUEUED_BYTES ? new Promise<void>((r) => this.roomWaiters.push(r)) : undefined;
+    const until = room && paced ? Promise.all([room, paced]).then(() => undefined) : (room ?? paced);
+    if (until) {
+      this.onStall?.(until);
+      await until;
+    }
     if (this.failure) throw this.failure;
   }
 

@@ -60,6 +60,7 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
   const writer = new StagingWriter(fd, stagingPath, {
     resumedSize: resume?.size ?? 0,
     onInOrder: intake ? (chunk) => intake.push(chunk) : undefined,
+    onStall: (until) => s.hold(until),
   });
   return { kind: 'write', dataset: node.dataset, name: node.name, temporary: node.temporary, append: (pflags & PFLAG.APPEND) !== 0, entry, writer, intake, failed: undefined, replies: { tail: Promise.resolve() } };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
@@ -5,6 +8,8 @@ import { decodeText, firstInvalidUtf8, readRecords, type RawRecord } from '../..
 import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js';
 import { typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
+import { UploadBytes } from '../../gateway/intake/upload-bytes.js';
+import { Pacer } from '../../gateway/intake/work.js';
 import { dataset, interiorPoint, communes, schemas, NOW } from './helpers.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -144,4 +149,62 @@ describe('early stop', () => {
     expect(isGatewayError(err, 'TOO_MANY_RECORDS')).toBe(true);
     release();
   }, 10_000);
+});
+
+describe('Pacer', () => {
+  const settledSoon = async (p: Promise<void> | undefined): Promise<boolean> => {
+    if (p === undefined) return true;
+    let done = false;
+    void p.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 10));
+    return done;
+  };
+
+  it('lets bytes through up to its limit, then waits until the work has taken them down to half', async () => {
+    const pacer = new Pacer(1000);
+    expect(pacer.add(600)).toBeUndefined();
+    expect(pacer.add(400)).toBeUndefined();
+    const first = pacer.add(1);
+    const second = pacer.add(1);
+    expect(first).toBeDefined();
+    expect(await settledSoon(first)).toBe(false);
+    pacer.take(500); // 502 outstanding: above half
+    expect(await settledSoon(first)).toBe(false);
+    pacer.take(2); // 500: half
+    expect(await settledSoon(first)).toBe(true);
+    expect(await settledSoon(second)).toBe(true);
+    expect(pacer.pending).toBe(500);
+  });
+
+  it('once closed (the work ended or stopped streaming), never holds anything again', async () => {
+    const pacer = new Pacer(10);
+    const held = pacer.add(100);
+    pacer.close();
+    expect(await settledSoon(held)).toBe(true);
+    expect(pacer.add(1000)).toBeUndefined();
+  });
+});
+
+describe('UploadBytes', () => {
+  it('reports each chunk the consumer takes, refuses pushes past its bound, then reads the rest from the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upload-bytes-'));
+    try {
+      const content = Buffer.from('abcdefghijklmnopqrstuvwxyz');
+      const path = join(dir, 'staging');
+      writeFileSync(path, content);
+      const taken: number[] = [];
+      const ub = new UploadBytes(10, 1000, (n) => taken.push(n));
+      expect(ub.push(content.subarray(0, 4))).toBe(true);
+      expect(ub.push(content.subarray(4, 8))).toBe(true);
+      expect(ub.push(content.subarray(8, 12))).toBe(false); // 12 > 10 queued: streaming stops
+      expect(ub.push(content.subarray(12, 14))).toBe(false);
+      ub.finish(path, content.length);
+      const out = Buffer.concat(await collect(ub));
+      expect(out.equals(content)).toBe(true);
+      expect(taken).toEqual([4, 4]);
+      expect(ub.readBack).toBe(content.length - 8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -45,7 +45,7 @@ describe('StagingWriter', () => {
       const content = randomBytes(5 * 1024 * 1024 + 123);
       const path = join(tmp.path, 'f');
       const streamed: Buffer[] = [];
-      const w = new StagingWriter(openSync(path, 'w'), path, { onInOrder: (c) => streamed.push(Buffer.from(c)) });
+      const w = new StagingWriter(openSync(path, 'w'), path, { onInOrder: (c) => void streamed.push(Buffer.from(c)) });
       const offsets: number[] = [];
       for (let o = 0; o < content.length; o += 32768) offsets.push(o);
       // First 2 MiB in order, then the rest back to front.
@@ -71,7 +71,7 @@ describe('StagingWriter', () => {
       const content = randomBytes(9 * 1024 * 1024 + 7);
       const path = join(tmp.path, 'f');
       const streamed: Buffer[] = [];
-      const w = new StagingWriter(openSync(path, 'w'), path, { onInOrder: (c) => streamed.push(c) });
+      const w = new StagingWriter(openSync(path, 'w'), path, { onInOrder: (c) => void streamed.push(c) });
       const sizes = [1, 2, 100, 16 * 1024 - 1, 16 * 1024, 255 * 1024, 1024 * 1024 - 3, 1024 * 1024 + 5, 3 * 1024 * 1024];
       let o = 0;
       for (let k = 0; o < content.length; k++) {
@@ -90,6 +90,37 @@ describe('StagingWriter', () => {
       expect(await w.closeFile(false)).toBe(content.length);
       expect(readFileSync(path).equals(content)).toBe(true);
       expect(Buffer.concat(streamed).equals(content)).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('holds a write while the consumer of the in-order bytes is behind, and says so through onStall', async () => {
+    const tmp = tempDir('writer-');
+    try {
+      const path = join(tmp.path, 'f');
+      let release!: () => void;
+      const behind = new Promise<void>((r) => (release = r));
+      const stalls: Promise<void>[] = [];
+      // The consumer is behind from the second chunk on.
+      let pushes = 0;
+      const w = new StagingWriter(openSync(path, 'w'), path, {
+        onInOrder: () => (pushes++ === 0 ? undefined : behind),
+        onStall: (until) => void stalls.push(until),
+      });
+      await w.write(0, Buffer.alloc(100, 1));
+      expect(stalls).toHaveLength(0);
+      let answered = false;
+      const held = w.write(100, Buffer.alloc(100, 2)).then(() => (answered = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answered).toBe(false);
+      expect(stalls).toHaveLength(1);
+      release();
+      await held;
+      await stalls[0];
+      await w.sync();
+      expect(await w.closeFile(false)).toBe(200);
+      expect(readFileSync(path).equals(Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(100, 2)]))).toBe(true);
     } finally {
       tmp.cleanup();
     }

@@ -1,0 +1,96 @@
+/**
+ * The intake paces the upload (work.ts, Pacer; ssh2-fixes.ts, fix 5): a stock client sending a
+ * large sealed export much faster than the record work can take it is slowed down to that pace,
+ * so every byte goes through the pipeline while it arrives and none has to be read back from
+ * staging after the commit (which is what made the verdict come many seconds after the last
+ * byte). The gateway's "upload decided" log line says how many bytes were read back.
+ *
+ * Without the pacing, OpenSSH's sftp (64 WRITEs of 255 KiB in flight) gets 32 MiB in within a
+ * second while the intake has taken a few: the 16 MiB queue bound is passed and most of the
+ * file is read back. Holding the WRITE replies alone is not enough either (16 MiB stay in
+ * flight); the channel window must stay closed too.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { writeExport } from '../../bench/intake.js';
+import { createLogger } from '../../gateway/log.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { lftp, sftpBatch, type Gateway } from '../sftp/harness.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const KEYS = join(ROOT, 'keys-example');
+const PARTNER = 'police-nationale';
+const EXPORT_BYTES = 32 << 20;
+
+interface Decided { status: string; bytes: number; readBackBytes?: number; verdictMs: number }
+
+let tg: TestGateway;
+let gw: Gateway;
+let work: string;
+let gnupg: string;
+const decided: Decided[] = [];
+
+function gpg(args: string[]): void {
+  execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args]);
+}
+
+async function sealedExport(name: string): Promise<{ file: string; records: number }> {
+  const plain = join(work, `${name}.csv`);
+  const records = await writeExport(plain, EXPORT_BYTES, name);
+  const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
+  const file = `${plain}.pgp`;
+  gpg(['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', file, plain]);
+  rmSync(plain);
+  return { file, records };
+}
+
+function newestReceipt(): Record<string, unknown> {
+  const dir = join(tg.dataDir, 'receipts', PARTNER);
+  const last = readdirSync(dir).filter((n) => n.endsWith('.json')).sort().at(-1)!;
+  return JSON.parse(readFileSync(join(dir, last), 'utf8')) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  // The operational log, parsed: the "upload decided" lines are what this test reads.
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.includes('"upload decided"')) continue;
+        decided.push(JSON.parse(line) as Decided);
+      }
+      done();
+    },
+  });
+  tg = await startTestGateway({ intakeWorkers: 1, log: createLogger({ level: 'info', destination: sink }) });
+  work = join(tg.dir, 'work');
+  gnupg = join(tg.dir, 'gnupg');
+  mkdirSync(work);
+  mkdirSync(gnupg, { mode: 0o700 });
+  gpg(['--import', join(KEYS, PARTNER, 'pgp.sec.asc'), join(KEYS, 'gateway', 'pgp.pub.asc')]);
+  gw = { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint } as unknown as Gateway;
+});
+
+afterAll(async () => {
+  await tg?.stop();
+});
+
+describe('the intake paces a fast upload', () => {
+  it.each([
+    ['OpenSSH sftp', (file: string) => sftpBatch(gw, PARTNER, [`put ${file} /inbox/faits-4001/paced-sftp.csv.pgp`], undefined, 120_000)],
+    ['lftp', (file: string) => lftp(gw, PARTNER, [`put ${file} -o /inbox/faits-4001/paced-lftp.csv.pgp`], 120_000)],
+  ])('%s: a 32 MiB export streams whole through the intake, nothing read back from staging', async (client, put) => {
+    const { file, records } = await sealedExport(client.replace(/\W/g, ''));
+    const before = decided.length;
+    const r = await put(file);
+    expect(r.code, r.stderr).toBe(0);
+    const receipt = newestReceipt();
+    expect(receipt['status']).toBe('accepted');
+    expect(receipt['records']).toMatchObject({ total: records, accepted: records });
+    const line = decided.slice(before);
+    expect(line).toHaveLength(1);
+    expect(line[0]).toMatchObject({ status: 'accepted', bytes: readFileSync(file).length, readBackBytes: 0 });
+  });
+});
