@@ -41,9 +41,10 @@ export interface IntakeUpload {
   /**
    * The commit point: the staging file is complete and fsynced; `sha256` is its digest, as
    * computed by the SFTP layer while it arrived (and recorded in the commit's audit entry).
-   * Resolves with the verdict.
+   * `clientName`: the name the upload is committed under, when it is not the one it was opened
+   * with (a temporary name renamed onto its final name). Resolves with the verdict.
    */
-  finish(stagingPath: string, size: number, sha256: string): Promise<Verdict>;
+  finish(stagingPath: string, size: number, sha256: string, clientName?: string): Promise<Verdict>;
   /** The upload will never be committed (aborted, connection lost). Idempotent. */
   abort(): void;
 }

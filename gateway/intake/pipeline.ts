@@ -60,7 +60,8 @@ export function createIntake(deps: PipelineDeps): Intake {
   return { open: (ctx) => openUpload(deps, serial, ctx) };
 }
 
-function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): IntakeUpload {
+function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): IntakeUpload {
+  let ctx = opened;
   const receivedAt = deps.now();
   const fileName = deliveryFileName(receivedAt, ctx.partnerId, ctx.uploadId);
   const dir = pendingDir(deps.layout, ctx.uploadId);
@@ -100,10 +101,15 @@ function openUpload(deps: PipelineDeps, serial: Serial, ctx: UploadContext): Int
         .then(() => deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code: 'UPLOAD_INCOMPLETE', message: 'upload aborted' }))
         .catch((e: unknown) => log.error({ err: String(e) }, 'cleanup after abort failed'));
     },
-    finish: async (stagingPath, size, sha256) => {
+    finish: async (stagingPath, size, sha256, clientName) => {
       if (settled) throw new GatewayError('UPLOAD_INCOMPLETE', 'upload already ended');
       settled = true;
       work.finish(stagingPath, size);
+      if (clientName !== undefined && clientName !== ctx.clientName) {
+        // A temporary name streamed in and renamed: the receipt and manifests carry the final name.
+        ctx = { ...ctx, clientName };
+        deps.state.nameUpload(ctx.uploadId, clientName);
+      }
       const committedAt = performance.now();
       try {
         const verdict = await verdictOf({ sha256, size });

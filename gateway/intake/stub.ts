@@ -10,6 +10,8 @@ export interface StubFinish {
   readonly ctx: UploadContext;
   readonly stagingPath: string;
   readonly size: number;
+  /** The name committed under (the final name of a renamed temporary one). */
+  readonly clientName: string;
   /** Bytes received through `push` before `finish` (0 when the SFTP layer stopped pushing). */
   readonly pushedBytes: number;
 }
@@ -39,9 +41,9 @@ export function createStubIntake(): StubIntake {
           pushed += chunk.length;
           return undefined;
         },
-        async finish(stagingPath, size) {
+        async finish(stagingPath, size, _sha256, clientName) {
           done = true;
-          stub.finished.push({ ctx, stagingPath, size, pushedBytes: pushed });
+          stub.finished.push({ ctx, stagingPath, size, clientName: clientName ?? ctx.clientName, pushedBytes: pushed });
           return stub.decide(ctx, stagingPath, size);
         },
         abort() {

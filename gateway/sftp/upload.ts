@@ -14,12 +14,19 @@ import type { VfsNode } from '../vfs/resolve.js';
 import { StagingWriter } from './staging-writer.js';
 import { hashFile } from '../hash-file.js';
 import { audit, party, type SessionState, type WriteHandle } from './state.js';
-import type { UploadEntry } from './uploads.js';
+import { releaseIntake, type UploadEntry } from './uploads.js';
 
 // Raw descriptors (not FileHandle): the writer issues positional writes on the fd directly.
 const openFd = promisify(openCb);
 
 type UploadNode = Extract<VfsNode, { type: 'upload' }>;
+
+/**
+ * How long the pipeline that followed a temporary name waits for the RENAME after its CLOSE
+ * (clients rename at once). Past it the pipeline is released, so that closed temporary files
+ * never renamed do not hold intake work; a later RENAME commits the file from staging.
+ */
+const RENAME_WAIT_MS = 30_000;
 
 const PFLAG = { APPEND: 0x04, TRUNC: 0x10, EXCL: 0x20 } as const;
 
@@ -54,9 +61,10 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
   }
   const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now(), closed: false };
   s.uploads.open(partyId, node.dataset, node.name, entry);
-  // The pipeline starts while bytes arrive, for final names written from the start. A
-  // temporary name gets its final name (the receipt's client name) only at its RENAME.
-  const intake = !node.temporary && !resume ? openIntake(s, uploadId, node.dataset, node.name) : undefined;
+  // The pipeline starts while bytes arrive, for every upload written from its first byte: a
+  // temporary name (WinSCP's .filepart, rclone's .partial) too, whose final name (the
+  // receipt's client name) comes with its RENAME.
+  const intake = !resume ? openIntake(s, uploadId, node.dataset, node.name) : undefined;
   const writer = new StagingWriter(fd, stagingPath, {
     resumedSize: resume?.size ?? 0,
     onInOrder: intake ? (chunk) => intake.push(chunk) : undefined,
@@ -100,15 +108,18 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
   }
   await h.writer.sync();
   const size = h.writer.written.end();
+  const sha256 = await h.writer.sha256(size);
+  await h.writer.closeFile(false);
   if (h.temporary) {
-    await h.writer.closeFile(false);
     h.entry.size = size;
     h.entry.closed = true;
+    h.entry.sha256 = sha256;
+    const { entry, intake } = h;
+    entry.intake = intake;
+    if (intake) setTimeout(() => entry.intake === intake && releaseIntake(entry), RENAME_WAIT_MS).unref();
     s.uploads.park(party(s).id, h.dataset, h.name, h.entry);
     return undefined;
   }
-  const sha256 = await h.writer.sha256(size);
-  await h.writer.closeFile(false);
   // If the bytes stopped arriving in order, pushing stopped too and `finish` reads the file.
   return commit(s, { dataset: h.dataset, name: h.name, entry: h.entry, size, sha256, intake: h.intake });
 }
@@ -138,8 +149,21 @@ export async function renameUpload(s: SessionState, from: UploadNode, to: Upload
     s.uploads.park(partyId, to.dataset, to.name, entry);
     throw incomplete();
   }
-  const { sha256 } = await hashFile(entry.stagingPath);
-  return commit(s, { dataset: to.dataset, name: to.name, entry, size: entry.size, sha256, intake: undefined });
+  const intake = entry.intake;
+  entry.intake = undefined;
+  // Without the pipeline that followed it (released, or lost in a restart), the upload id may
+  // already be recorded as failed: the file is committed under a new one.
+  const committed = intake ? entry : await renewId(s, entry);
+  const sha256 = entry.sha256 ?? (await hashFile(committed.stagingPath)).sha256;
+  return commit(s, { dataset: to.dataset, name: to.name, entry: committed, size: entry.size, sha256, intake });
+}
+
+/** The same staging file under a new upload id. */
+async function renewId(s: SessionState, entry: UploadEntry): Promise<UploadEntry> {
+  const uploadId = newId();
+  const stagingPath = join(s.deps.layout.staging, uploadId);
+  await renameFile(entry.stagingPath, stagingPath);
+  return { ...entry, uploadId, stagingPath };
 }
 
 async function commit(
@@ -164,7 +188,7 @@ async function commit(
       refs: { uploadId: u.entry.uploadId, sha256: u.sha256, dataset: u.dataset },
       details: { bytes: u.size, clientName: u.name },
     });
-    verdict = await intake.finish(u.entry.stagingPath, u.size, u.sha256);
+    verdict = await intake.finish(u.entry.stagingPath, u.size, u.sha256, u.name);
   } catch (err) {
     intake.abort();
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');

@@ -13,6 +13,7 @@
  */
 import { readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import type { IntakeUpload } from '../intake/contract.js';
 import type { Logger } from '../log.js';
 import { isUploadId } from '../paths.js';
 
@@ -26,6 +27,21 @@ export interface UploadEntry {
   mtimeMs: number;
   /** True once a clean CLOSE ended the writing (a temporary name awaiting its RENAME); a partial cut off by a drop is not. */
   closed: boolean;
+  /** The file's SHA-256 as computed while it arrived, when a clean CLOSE ended it (not kept across restarts). */
+  sha256?: string;
+  /**
+   * The pipeline that followed a temporary name's bytes while they arrived, waiting for the
+   * RENAME that commits it. Aborted when the entry is discarded (this registry) or when the
+   * RENAME is late (upload.ts); the upload is then committed under a new id, from the file.
+   */
+  intake?: IntakeUpload;
+}
+
+/** Aborts the pipeline an entry holds, if any: its upload will not be committed under that id. */
+export function releaseIntake(entry: UploadEntry): void {
+  const intake = entry.intake;
+  entry.intake = undefined;
+  intake?.abort();
 }
 
 export interface UploadRegistry {
@@ -107,11 +123,12 @@ export function createUploadRegistry(options: { keepMs: () => number; log: Logge
   };
   const removeRecord = (entry: UploadEntry): void => recordOp(entry.stagingPath, (record) => unlink(record).catch(() => undefined));
 
-  /** Stops the timer of the entry under `k`, and forgets its record if it was parked. */
-  function clear(k: string): void {
+  /** Stops the timer of the entry under `k`, and forgets its record if it was parked; `next` replaces it. */
+  function clear(k: string, next?: UploadEntry): void {
     const cur = entries.get(k);
     if (cur?.timer) clearTimeout(cur.timer);
     if (cur?.entry.state === 'parked') removeRecord(cur.entry);
+    if (cur && cur.entry !== next) releaseIntake(cur.entry);
   }
 
   function expire(k: string, entry: UploadEntry, deleteFile: boolean, afterMs = options.keepMs()): NodeJS.Timeout {
@@ -119,6 +136,7 @@ export function createUploadRegistry(options: { keepMs: () => number; log: Logge
       if (entries.get(k)?.entry !== entry) return;
       entries.delete(k);
       if (deleteFile) {
+        releaseIntake(entry);
         recordOp(entry.stagingPath, async (record) => {
           await unlink(record).catch(() => undefined);
           await unlink(entry.stagingPath).catch((err: unknown) => options.log.warn({ err, uploadId: entry.uploadId }, 'staging file removal failed'));
@@ -134,27 +152,28 @@ export function createUploadRegistry(options: { keepMs: () => number; log: Logge
     get: (p, d, n) => entries.get(key(p, d, n))?.entry,
     open(p, d, n, entry) {
       const k = key(p, d, n);
-      clear(k);
+      clear(k, entry);
       entry.state = 'open';
       entries.set(k, { party: p, dataset: d, name: n, entry });
     },
     park(p, d, n, entry) {
       const k = key(p, d, n);
-      clear(k);
+      clear(k, entry);
       entry.state = 'parked';
       entries.set(k, { party: p, dataset: d, name: n, entry, timer: expire(k, entry, true) });
       writeRecord(p, d, n, entry);
     },
     committed(p, d, n, entry) {
       const k = key(p, d, n);
-      clear(k);
+      clear(k, entry);
       entry.state = 'committed';
       entries.set(k, { party: p, dataset: d, name: n, entry, timer: expire(k, entry, false) });
     },
     async drop(p, d, n, deleteFile) {
       const k = key(p, d, n);
       const cur = entries.get(k);
-      clear(k);
+      // Without its file the entry is discarded; with it, it is being moved (a RENAME).
+      clear(k, deleteFile ? undefined : cur?.entry);
       entries.delete(k);
       if (cur && deleteFile) await unlink(cur.entry.stagingPath).catch(() => undefined);
     },
@@ -190,7 +209,10 @@ export function createUploadRegistry(options: { keepMs: () => number; log: Logge
       return { restored, removed };
     },
     async close() {
-      for (const e of entries.values()) if (e.timer) clearTimeout(e.timer);
+      for (const e of entries.values()) {
+        if (e.timer) clearTimeout(e.timer);
+        releaseIntake(e.entry);
+      }
       await Promise.all(chains.values());
     },
   };

@@ -43,6 +43,8 @@ export interface DeliveryRow {
 
 export interface StateStore {
   recordUpload(u: { id: string; partner: string; dataset: string; clientName: string; source: string; receivedAt: string }): void;
+  /** The name an upload still being received was committed under (a temporary name renamed onto its final one). */
+  nameUpload(id: string, clientName: string): void;
   /** The final state of an upload; for `accepted`, its deliveries in the same transaction. */
   decide(uploadId: string, d: { state: Exclude<UploadState, 'receiving'>; sha256: string | null; size: number | null; decidedAt: string; code?: string | null; message?: string | null; receipt?: string | null }, deliveries?: readonly DeliveryRow[]): void;
   getUpload(id: string): UploadRow | undefined;
@@ -108,6 +110,7 @@ export function openStateStore(dir: string): StateStore {
     `INSERT INTO uploads (id, partner, dataset, client_name, source, state, received_at)
      VALUES (@id, @partner, @dataset, @clientName, @source, 'receiving', @receivedAt)`,
   );
+  const renameUpload = db.prepare(`UPDATE uploads SET client_name = ? WHERE id = ? AND state = 'receiving'`);
   const updateUpload = db.prepare(
     `UPDATE uploads SET state = @state, sha256 = @sha256, size = @size, decided_at = @decidedAt,
        code = @code, message = @message, receipt = @receipt WHERE id = @id`,
@@ -142,6 +145,7 @@ export function openStateStore(dir: string): StateStore {
 
   return {
     recordUpload: (u) => void insertUpload.run(u),
+    nameUpload: (id, clientName) => void renameUpload.run(clientName, id),
     decide: (id, d, deliveries = []) => decideTx(id, d, deliveries),
     getUpload: (id) => {
       const r = getUpload.get(id);

@@ -93,4 +93,18 @@ describe('the intake paces a fast upload', () => {
     expect(line).toHaveLength(1);
     expect(line[0]).toMatchObject({ status: 'accepted', bytes: readFileSync(file).length, readBackBytes: 0 });
   });
+
+  it('a temporary name (WinSCP .filepart) streams too, and its RENAME commits it under the final name', async () => {
+    const { file, records } = await sealedExport('filepart');
+    const before = decided.length;
+    const r = await sftpBatch(gw, PARTNER, [
+      `put ${file} /inbox/faits-4001/paced.csv.pgp.filepart`,
+      'rename /inbox/faits-4001/paced.csv.pgp.filepart /inbox/faits-4001/paced.csv.pgp',
+    ], undefined, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const receipt = newestReceipt();
+    expect(receipt).toMatchObject({ status: 'accepted', file: { name: 'paced.csv.pgp', bytes: readFileSync(file).length }, records: { total: records } });
+    expect(tg.gateway.state.getUpload(String(receipt['upload_id']))?.clientName).toBe('paced.csv.pgp');
+    expect(decided.slice(before)).toMatchObject([{ status: 'accepted', readBackBytes: 0 }]);
+  });
 });

@@ -24,6 +24,8 @@ const DS = 'faits-4001';
 let dir: string;
 let sealed: Buffer;
 let sealedPath: string;
+/** Another export (the first one is accepted by the first test: this one must not be its duplicate). */
+let other: { path: string; sha256: string };
 
 function gpg(home: string, args: string[]): void {
   execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { stdio: 'pipe' });
@@ -75,6 +77,10 @@ beforeAll(async () => {
   sealedPath = `${plain}.gpg`;
   gpg(home, ['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', sealedPath, plain]);
   sealed = readFileSync(sealedPath);
+  await writeExport(join(dir, 'other.csv'), 1024 * 1024, 'RESTART-TMP');
+  other = { path: join(dir, 'other.csv.gpg'), sha256: '' };
+  gpg(home, ['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', other.path, join(dir, 'other.csv')]);
+  other.sha256 = createHash('sha256').update(readFileSync(other.path)).digest('hex');
 });
 
 afterAll(async () => {
@@ -112,6 +118,37 @@ describe('interrupted uploads across a gateway restart', () => {
       await second.stop();
     }
   }, 180_000);
+
+  it('a temporary name closed before a restart is committed by its RENAME after it, under a new upload id', async () => {
+    const first = await startTestGateway({ dir });
+    let firstId: string;
+    try {
+      const put = await sftpBatch(await clientView(first), PARTNER, [`put ${other.path} /inbox/${DS}/tmp.csv.gpg.filepart`]);
+      expect(put.code, put.stderr).toBe(0);
+      await until(() => stagingFiles().some((f) => f.endsWith('.parked')), 'the parked record');
+      firstId = stagingFiles().find((f) => f.endsWith('.parked'))!.slice(0, -'.parked'.length);
+    } finally {
+      await first.stop();
+    }
+
+    const second = await startTestGateway({ dir });
+    try {
+      const gw = await clientView(second);
+      const r = await sftpBatch(gw, PARTNER, [`rename /inbox/${DS}/tmp.csv.gpg.filepart /inbox/${DS}/tmp.csv.gpg`]);
+      expect(r.code, r.stderr).toBe(0);
+      const committed = (await second.gateway.auditLog!.query({ type: 'sftp.upload.committed' })).at(-1)!.entry;
+      expect(committed.refs?.['sha256']).toBe(other.sha256);
+      expect(committed.details?.['clientName']).toBe('tmp.csv.gpg');
+      const id = String(committed.refs?.['uploadId']);
+      // The pipeline that followed the bytes before the restart is gone, and its id with it.
+      expect(id).not.toBe(firstId);
+      expect(second.gateway.state.getUpload(id)).toMatchObject({ state: 'accepted', clientName: 'tmp.csv.gpg' });
+      expect(second.gateway.state.getUpload(firstId)?.state).not.toBe('accepted');
+      expect(stagingFiles()).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
 
   it('past its keep time, the next start removes the partial and its record', async () => {
     const first = await startTestGateway({ dir, limits: { partialUploadKeepMs: 1500 } });

@@ -126,7 +126,7 @@ describe('partner view', () => {
     expect(gw.audit.ofType('receipt.deleted').some((e) => e.refs?.['file'] === '01jdcccccccccccccccccccccc.json')).toBe(true);
   });
 
-  it('commits a temporary name on RENAME, not on CLOSE', async () => {
+  it('commits a temporary name on RENAME, not on CLOSE; its bytes went to the intake while they arrived', async () => {
     const content = randomBytes(200_000);
     const before = gw.intake.finished.length;
     const up = await sftpBatch(gw, PARTNER, [`put ${local('tmp.bin', content)} /inbox/${DS}/lot.pgp.filepart`]);
@@ -137,7 +137,9 @@ describe('partner view', () => {
     const mv = await sftpBatch(gw, PARTNER, [`rename /inbox/${DS}/lot.pgp.filepart /inbox/${DS}/lot.pgp`]);
     expect(mv.code).toBe(0);
     const f = gw.intake.finished.at(-1)!;
-    expect(f.ctx.clientName).toBe('lot.pgp');
+    expect(f.clientName).toBe('lot.pgp');
+    expect(f.ctx.clientName).toBe('lot.pgp.filepart');
+    expect(f.pushedBytes).toBe(content.length);
     expect(readFileSync(f.stagingPath).equals(content)).toBe(true);
     expect(gw.audit.ofType('sftp.upload.committed').at(-1)?.refs?.['sha256']).toBe(sha256(content));
   });

@@ -125,3 +125,45 @@ describe('parked partials across a restart', () => {
     expect(readdirSync(tmp.path)).toEqual([]);
   });
 });
+
+describe('the pipeline a closed temporary name holds', () => {
+  /** An intake handle that only counts its aborts (the registry calls nothing else on it). */
+  function following(entry: UploadEntry): { aborts: number } {
+    const seen = { aborts: 0 };
+    entry.intake = { push: () => undefined, finish: () => Promise.reject(new Error('not here')), abort: () => void seen.aborts++ };
+    return seen;
+  }
+
+  it('is aborted when the entry is discarded (dropped with its file, replaced, expired, registry closed), not when it moves', async () => {
+    const a = registry(300);
+    const moved = staged(1);
+    const dropped = staged(1);
+    const replaced = staged(1);
+    const expiring = staged(1);
+    const closing = staged(1);
+    const seen = [moved, dropped, replaced, expiring, closing].map(following);
+    a.park('p', 'd', 'a.filepart', moved);
+    a.park('p', 'd', 'b.filepart', dropped);
+    a.park('p', 'd', 'c.filepart', replaced);
+    // The RENAME of a temporary name onto another: the same entry, still followed.
+    await a.drop('p', 'd', 'a.filepart', false);
+    a.park('p', 'd', 'a2.filepart', moved);
+    await a.drop('p', 'd', 'b.filepart', true);
+    a.open('p', 'd', 'c.filepart', { ...staged(1), state: 'open' });
+    expect(seen.map((s) => s.aborts)).toEqual([0, 1, 1, 0, 0]);
+    expect(moved.intake).toBeDefined();
+    expect(dropped.intake).toBeUndefined();
+
+    a.park('p', 'd', 'e.filepart', expiring);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(seen[3]!.aborts).toBe(1);
+    // moved expired too by now (same keep time): its file went, and its pipeline with it.
+    expect(seen[0]!.aborts).toBe(1);
+
+    a.park('p', 'd', 'f.filepart', closing);
+    await a.close();
+    expect(seen[4]!.aborts).toBe(1);
+    // Released once: a second discard does not abort again.
+    expect(seen.map((s) => s.aborts)).toEqual([1, 1, 1, 1, 1]);
+  });
+});
