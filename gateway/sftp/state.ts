@@ -52,6 +52,8 @@ export interface ReadHandle {
   readonly fd: number;
   readonly size: number;
   readonly coverage: IntervalSet;
+  /** READs served with a synchronous read while the file comes from the page cache (files.ts). */
+  syncReads: boolean;
   readonly replies: { tail: Promise<void> };
 }
 

@@ -1,10 +1,12 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import { IntervalSet } from '../../gateway/sftp/intervals.js';
 import { StagingWriter } from '../../gateway/sftp/staging-writer.js';
+import { readAt } from '../../gateway/sftp/files.js';
+import type { ReadHandle, SessionState } from '../../gateway/sftp/state.js';
 import { SFTP_STATUS, Unsupported, toSftpStatus } from '../../gateway/sftp/status.js';
 import { tempDir } from '../helpers/ssh-fixture.js';
 
@@ -159,6 +161,35 @@ describe('StagingWriter', () => {
       expect(await partial.closeFile(true)).toBe(1024 * 1024);
       expect(await partial.sha256(1024 * 1024)).toBe(createHash('sha256').update(content.subarray(0, 1024 * 1024)).digest('hex'));
       expect(readFileSync(path).equals(content.subarray(0, 1024 * 1024))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('readAt', () => {
+  it('reads the same bytes synchronously (page cache) and through the thread pool, and reports a failed read', async () => {
+    const tmp = tempDir('read-');
+    try {
+      const content = randomBytes(700 * 1024 + 3);
+      const path = join(tmp.path, 'f');
+      writeFileSync(path, content);
+      const s = { limits: { maxReadLength: 255 * 1024 } } as unknown as SessionState;
+      for (const syncReads of [true, false]) {
+        const h = { kind: 'read', fd: openSync(path, 'r'), size: content.length, coverage: new IntervalSet(), syncReads } as unknown as ReadHandle;
+        const parts: Buffer[] = [];
+        // Copies: a READ buffer is reused once its reply is sent.
+        for (let off = 0, b = await readAt(s, h, 0, 1 << 20); b; b = await readAt(s, h, (off += b.length), 1 << 20)) parts.push(Buffer.from(b));
+        expect(Buffer.concat(parts).equals(content)).toBe(true);
+        expect(parts[0]!.length).toBe(255 * 1024);
+        expect(h.coverage.covers(0, content.length)).toBe(true);
+        closeSync(h.fd);
+      }
+      const bad = { kind: 'read', fd: openSync(path, 'w'), size: content.length, coverage: new IntervalSet(), syncReads: true } as unknown as ReadHandle;
+      await expect(readAt(s, bad, 0, 100)).rejects.toMatchObject({ code: 'EBADF' });
+      bad.syncReads = false;
+      await expect(readAt(s, bad, 0, 100)).rejects.toMatchObject({ code: 'EBADF' });
+      closeSync(bad.fd);
     } finally {
       tmp.cleanup();
     }
