@@ -5,9 +5,31 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { NativeSealer } from '../seal-native.js';
 import type { ToSealWorker, FromSealWorker } from './messages.js';
+
+/**
+ * This thread allocates almost nothing but ArrayBuffers (the batches it is sent, the ciphertext
+ * it makes), and V8 collects dead ones only once their total has grown by 64 MiB since its last
+ * full collection, which a heap this small rarely needs otherwise: sealing a large export kept
+ * ~50 MiB of dead buffers here. A full collection of this ~10 MiB heap every 16 MiB sealed (a
+ * few milliseconds) bounds that: 256 MiB export, standalone gateway peak RSS 410 → 354 MiB.
+ * `gc` is not exposed by default; the flag only adds the function to contexts made after it.
+ */
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const COLLECT_EVERY_BYTES = 16 << 20;
+let sinceCollect = 0;
+
+function sealedBytes(n: number): void {
+  sinceCollect += n;
+  if (sinceCollect < COLLECT_EVERY_BYTES) return;
+  sinceCollect = 0;
+  collect();
+}
 
 const port = parentPort;
 if (port === null) throw new Error('seal worker started outside a worker thread');
@@ -48,6 +70,7 @@ port.on('message', (m: ToSealWorker) => {
       const sealer = jobs.get(m.id);
       if (sealer === undefined) return; // aborted
       const out = sealer.update(m.chunk);
+      sealedBytes(m.chunk.byteLength);
       const file = files.get(m.id);
       if (file) {
         if (out !== null) writeOut(file, out);
