@@ -9,6 +9,7 @@ import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js'
 import { typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { UploadBytes } from '../../gateway/intake/upload-bytes.js';
+import { parseCsv } from '../../gateway/intake/parse-csv.js';
 import { Pacer } from '../../gateway/intake/work.js';
 import { dataset, interiorPoint, communes, schemas, NOW } from './helpers.js';
 
@@ -140,7 +141,7 @@ describe('early stop', () => {
     let release: () => void = () => undefined;
     const stalled = new Promise<void>((r) => (release = r));
     async function* src(): AsyncGenerator<Uint8Array> {
-      // csv-parse holds a chunk's last row until it sees what follows: four rows, so the third is out.
+      // The parser holds a piece's last row until it sees what follows: four rows, so the third is out.
       yield Buffer.from('reference;date_constat;code_insee;residence;nature\nB-1;2026-03-10;54328;R;tag\nB-2;2026-03-10;54328;R;tag\nB-3;2026-03-10;54328;R;tag\nB-4;2026-03-10;54328;R;tag\n');
       await stalled; // the upload has not sent more yet
       yield Buffer.from('B-9;2026-03-10;54328;R;tag\n');
@@ -206,5 +207,76 @@ describe('UploadBytes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('CSV parsing (papaparse core, fed piece by piece)', () => {
+  const schema = schemas.get('datasets/faits-4001.schema.json');
+  const HEADER = 'id_fait;date_faits;index_4001;code_insee;tentative;adresse;x;y';
+  /** The text cut into pieces of `size` characters, as decodeText hands it on. */
+  async function* pieces(text: string, size: number): AsyncGenerator<string> {
+    for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+  }
+  const parse = async (text: string, size: number, maxRecordChars = 1000): Promise<RawRecord[]> =>
+    (await collect(parseCsv(pieces(text, size), { delimiter: ';', schema, maxRecordChars }))).flat();
+  const failure = (text: string, size: number, maxRecordChars = 1000): Promise<unknown> => parse(text, size, maxRecordChars).catch((e: unknown) => e);
+
+  const tricky = [
+    HEADER,
+    'A;2026-03-01;27;54328;1;"12 rue ""des"" Lilas; bât B";;',
+    'B;2026-03-01;27;54328;0;"sur deux\nlignes";933958;6840417',
+    '',
+    'C;2026-03-01;27;54328;0;"";;',
+    'D;2026-03-01;27;54328;0;rue d"Ars;;',
+  ];
+  const expected = [
+    [2, 'A', '12 rue "des" Lilas; bât B'],
+    [3, 'B', 'sur deux\nlignes'],
+    [6, 'C', undefined],
+    // A quote inside an unquoted cell is a character (papaparse, like most readers).
+    [7, 'D', 'rue d"Ars'],
+  ];
+
+  it('gives the same records and lines whatever the pieces (LF and CRLF, quotes split anywhere)', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const text = tricky.join(eol).replace('deux\nlignes', `deux${eol}lignes`) + eol;
+      for (const size of [1, 2, 3, 7, 64, 997, 1 << 20]) {
+        const recs = await parse(text, size);
+        const want = expected.map(([line, id, adresse]) => [line, id, adresse === 'sur deux\nlignes' ? `sur deux${eol}lignes` : adresse]);
+        expect(recs.map((r) => [r.line, r.value['id_fait'], r.value['adresse']]), `eol ${JSON.stringify(eol)}, pieces of ${size}`).toEqual(want);
+        expect(recs.every((r) => !r.issue)).toBe(true);
+      }
+    }
+  });
+
+  it('an unclosed quote is FORMAT_SYNTAX at the line where its record starts, after the rows before it', async () => {
+    const text = `${HEADER}\nA;2026-03-01;27;54328;1;;;\nB;2026-03-01;27;54328;1;"jamais fermé;;\nC;2026-03-01;27;54328;1;;;\n`;
+    for (const size of [5, 1 << 20]) {
+      const seen: RawRecord[] = [];
+      const err = await (async () => {
+        for await (const batch of parseCsv(pieces(text, size), { delimiter: ';', schema, maxRecordChars: 1000 })) seen.push(...batch);
+      })().catch((e: unknown) => e);
+      expect(isGatewayError(err, 'FORMAT_SYNTAX')).toBe(true);
+      expect((err as { detail?: { line?: number } }).detail?.line).toBe(3);
+      expect(seen.map((r) => r.value['id_fait'])).toEqual(['A']);
+    }
+  });
+
+  it('text after a closing quote is FORMAT_SYNTAX', async () => {
+    const err = await failure(`${HEADER}\nA;2026-03-01;27;54328;1;"rue"x;;\n`, 1 << 20);
+    expect(isGatewayError(err, 'FORMAT_SYNTAX')).toBe(true);
+    expect((err as { detail?: { line?: number } }).detail?.line).toBe(2);
+  });
+
+  it('a record over the limit is FORMAT_LINE_TOO_LONG, whether it arrives whole or in pieces', async () => {
+    const long = `${HEADER}\nA;2026-03-01;27;54328;1;"${'ligne\n'.repeat(300)}";;\n`;
+    for (const size of [100, 1 << 20]) {
+      const err = await failure(long, size, 1000);
+      expect(isGatewayError(err, 'FORMAT_LINE_TOO_LONG'), `pieces of ${size}`).toBe(true);
+      expect((err as { detail?: { line?: number } }).detail?.line).toBe(2);
+    }
+    // An unclosed quote near the start is stopped at the limit, not parsed to the end.
+    const open = `${HEADER}\nA;2026-03-01;27;54328;1;"${'x;'.repeat(5000)}`;
+    expect(isGatewayError(await failure(open, 256, 1000), 'FORMAT_LINE_TOO_LONG')).toBe(true);
   });
 });
