@@ -81,7 +81,7 @@ export async function startPipeline(opts: { dir?: string; workers?: number } = {
       const staging = join(dir, `staging-${uploadId}`);
       writeFileSync(staging, bytes);
       const up = intake.open({ uploadId, partnerId: partner, datasetId: dataset, clientName: name, source: '127.0.0.1:50000' });
-      for (let o = 0; o < bytes.length; o += 32768) up.push(bytes.subarray(o, o + 32768));
+      for (let o = 0; o < bytes.length; o += 32768) await up.push(bytes.subarray(o, o + 32768));
       const verdict = await up.finish(staging, bytes.length, createHash('sha256').update(bytes).digest('hex'));
       return { ...verdict, uploadId };
     },

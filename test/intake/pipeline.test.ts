@@ -160,7 +160,7 @@ describe.each([
     const uploadId = newId();
     const bytes = h.seal('police-nationale', fixture('faits-4001.csv'));
     const up = h.intake.open({ uploadId, partnerId: 'police-nationale', datasetId: 'faits-4001', clientName: 'x.pgp', source: '127.0.0.1:1' });
-    up.push(bytes.subarray(0, 100));
+    void up.push(bytes.subarray(0, 100));
     up.abort();
     await new Promise((r) => setTimeout(r, 200));
     nothingPublishedFor(uploadId);
