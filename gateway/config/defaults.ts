@@ -22,6 +22,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRecords: 5_000_000, // per file
   maxErrors: 100, // errors collected per file (receipt lists these)
   partialUploadKeepMs: 24 * 3600_000, // an interrupted upload may be resumed this long
+  renameWaitMs: 30_000, // a closed temporary name keeps its streamed pipeline this long for its RENAME
   signatureMaxAgeMs: 7 * 24 * 3600_000, // replay window for the partner's signature time
 });
 

@@ -92,6 +92,8 @@ export interface Limits {
   readonly maxRecords: number;
   readonly maxErrors: number;
   readonly partialUploadKeepMs: number;
+  /** How long the pipeline that followed a closed temporary name waits for its RENAME. */
+  readonly renameWaitMs: number;
   readonly signatureMaxAgeMs: number;
 }
 

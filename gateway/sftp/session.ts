@@ -47,6 +47,7 @@ function effectiveLimits(deps: SftpDeps): SftpLimits {
     maxReadLength: l.maxReadLength,
     maxFileBytes: l.maxFileBytes,
     partialUploadKeepMs: l.partialUploadKeepMs,
+    renameWaitMs: l.renameWaitMs,
     ...deps.limits,
   };
 }

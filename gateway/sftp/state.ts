@@ -14,7 +14,7 @@ import type { UploadEntry, UploadRegistry } from './uploads.js';
 import type { GatewayError } from '../errors.js';
 
 /** The limits this layer enforces (from the configuration, optionally overridden). */
-export type SftpLimits = Pick<Limits, 'maxOpenHandles' | 'maxInflightRequests' | 'maxReadLength' | 'maxFileBytes' | 'partialUploadKeepMs'>;
+export type SftpLimits = Pick<Limits, 'maxOpenHandles' | 'maxInflightRequests' | 'maxReadLength' | 'maxFileBytes' | 'partialUploadKeepMs' | 'renameWaitMs'>;
 
 /** What the SSH layer tells about the connection a session runs on. */
 export type SftpSessionContext = SessionContext;

@@ -21,12 +21,6 @@ const openFd = promisify(openCb);
 
 type UploadNode = Extract<VfsNode, { type: 'upload' }>;
 
-/**
- * How long the pipeline that followed a temporary name waits for the RENAME after its CLOSE
- * (clients rename at once). Past it the pipeline is released, so that closed temporary files
- * never renamed do not hold intake work; a later RENAME commits the file from staging.
- */
-const RENAME_WAIT_MS = 30_000;
 
 const PFLAG = { APPEND: 0x04, TRUNC: 0x10, EXCL: 0x20 } as const;
 
@@ -116,7 +110,9 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
     h.entry.sha256 = sha256;
     const { entry, intake } = h;
     entry.intake = intake;
-    if (intake) setTimeout(() => entry.intake === intake && releaseIntake(entry), RENAME_WAIT_MS).unref();
+    // Clients rename at once; past `renameWaitMs` the pipeline is released, so that closed
+    // temporary files never renamed do not hold intake work (a later RENAME commits from staging).
+    if (intake) setTimeout(() => entry.intake === intake && releaseIntake(entry), s.limits.renameWaitMs).unref();
     s.uploads.park(party(s).id, h.dataset, h.name, h.entry);
     return undefined;
   }

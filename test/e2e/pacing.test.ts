@@ -107,4 +107,29 @@ describe('the intake paces a fast upload', () => {
     expect(tg.gateway.state.getUpload(String(receipt['upload_id']))?.clientName).toBe('paced.csv.pgp');
     expect(decided.slice(before)).toMatchObject([{ status: 'accepted', readBackBytes: 0 }]);
   });
+
+  it('a RENAME later than renameWaitMs after the CLOSE still commits, from staging, under a new upload id', async () => {
+    const late = await startTestGateway({ intakeWorkers: 1, limits: { renameWaitMs: 200 } });
+    try {
+      const lateGw = { ...gw, port: late.port, knownHosts: late.knownHosts, fingerprint: late.fingerprint } as Gateway;
+      const plain = join(work, 'late.csv');
+      await writeExport(plain, 512 * 1024, 'late');
+      const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
+      gpg(['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', `${plain}.pgp`, plain]);
+      const put = await sftpBatch(lateGw, PARTNER, [`put ${plain}.pgp /inbox/faits-4001/late.csv.pgp.filepart`]);
+      expect(put.code, put.stderr).toBe(0);
+      const firstId = late.gateway.state.recentUploads(5).find((u) => u.clientName === 'late.csv.pgp.filepart')?.id;
+      expect(firstId).toBeDefined();
+      // Past the wait, the pipeline that followed the bytes is released: its id ends failed.
+      for (let i = 0; i < 100 && late.gateway.state.getUpload(firstId!)?.state === 'receiving'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(late.gateway.state.getUpload(firstId!)).toMatchObject({ state: 'failed', code: 'UPLOAD_INCOMPLETE' });
+      const mv = await sftpBatch(lateGw, PARTNER, ['rename /inbox/faits-4001/late.csv.pgp.filepart /inbox/faits-4001/late.csv.pgp']);
+      expect(mv.code, mv.stderr).toBe(0);
+      const accepted = late.gateway.state.recentUploads(5).find((u) => u.state === 'accepted');
+      expect(accepted).toMatchObject({ clientName: 'late.csv.pgp' });
+      expect(accepted?.id).not.toBe(firstId);
+    } finally {
+      await late.stop();
+    }
+  });
 });

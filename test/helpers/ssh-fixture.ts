@@ -50,6 +50,7 @@ export const TEST_LIMITS: Limits = Object.freeze({
   maxRecords: 1_000_000,
   maxErrors: 100,
   partialUploadKeepMs: 3_600_000,
+  renameWaitMs: 30_000,
   signatureMaxAgeMs: 7 * 24 * 3_600_000,
 });
 
