@@ -40,6 +40,8 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
       if (m.type === 'ack') t.pacer.take(m.bytes);
       else {
         tracked.delete(m.uploadId);
+        // The work ended (a verdict may come before the last byte): the rest goes to staging only.
+        t.streaming = false;
         t.pacer.close();
         if (--slot.active === 0) worker.unref();
         t.resolve(m.result);
@@ -50,6 +52,7 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
       for (const [id, t] of tracked) {
         if (t.slot !== slot) continue;
         tracked.delete(id);
+        t.streaming = false;
         t.pacer.close();
         t.resolve(toWorkError(err));
       }
