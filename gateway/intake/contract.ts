@@ -32,10 +32,10 @@ export interface IntakeUpload {
    * stop calling this (out-of-order or resumed uploads); `finish` then reads the rest from
    * the staging file.
    *
-   * Returns a promise when the intake is behind: the SFTP layer holds its WRITE replies until it
-   * resolves, so the client sends at the intake's pace and the verdict follows the last byte
-   * by about the time the intake needs for what it holds (work.ts, PACE_BYTES), whatever the
-   * file's size.
+   * Returns a promise when the intake is behind: the SFTP layer stops reading the client (SSH
+   * flow control) until it resolves, so the client sends at the intake's pace and the verdict
+   * follows the last byte by about the time the intake needs for what it holds (work.ts,
+   * PACE_BYTES), whatever the file's size.
    */
   push(chunk: Buffer): Promise<void> | undefined;
   /**

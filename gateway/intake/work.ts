@@ -33,8 +33,8 @@ export interface Processor {
 }
 
 /**
- * Bytes pushed but not yet taken by the work past which the upload is paced (its WRITE replies
- * wait and the session stops reading the channel, whose window lets 2 MiB more in): at the
+ * Bytes pushed but not yet taken by the work past which the upload is paced (the session stops
+ * reading the channel, whose window lets at most 2 MiB more in): at the
  * ~14 MB/s of a CSV export's record work, under half a second of work is queued when the last
  * byte arrives (64 MiB export: verdict 6.8 s after the last byte unpaced, 0.5 s paced; 4 MiB
  * gave 0.7 s, with the same total time).
@@ -42,7 +42,7 @@ export interface Processor {
 export const PACE_BYTES = 2 << 20;
 /**
  * Bytes held in memory per upload before the rest is read back from staging instead: reached
- * only by a client that keeps sending while its WRITEs go unanswered.
+ * only by a client that sends past its SSH window.
  */
 export const QUEUE_HIGH_WATER = 16 << 20;
 

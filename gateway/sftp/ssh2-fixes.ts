@@ -130,12 +130,13 @@ interface Ssh2FlowInternals {
 }
 
 /**
- * Fix 5: lets the session stop reading a client while its WRITEs wait (for the staging disk, or
- * for the intake). A client may have 64 WRITEs of 255 KiB in flight (OpenSSH's sftp): holding
- * their replies alone still leaves 16 MiB on their way in. ssh2 skips its window adjustment
- * when the channel's `push` returns false (its own backpressure path, unused for SFTP); while a
- * hold is pending this wrapper returns false, and once every hold has settled it reopens the
- * window itself. The client can then send at most one window (2 MiB) more.
+ * Fix 5: lets the session stop reading a client while the intake is behind. Holding WRITE
+ * replies instead would not do: OpenSSH's sftp has 64 WRITEs of 255 KiB in flight (16 MiB on
+ * their way in), and PuTTY's small WRITEs pile up past the session's request limit. ssh2 skips
+ * its window adjustment when the channel's `push` returns false (its own backpressure path,
+ * unused for SFTP); while a hold is pending this wrapper returns false, and once every hold
+ * has settled it reopens the window itself. The client can then send at most one window
+ * (2 MiB) more.
  */
 export function channelFlow(sftp: SFTPWrapper): { hold(until: Promise<unknown>): void; restore(): void } {
   const s = sftp as unknown as Ssh2FlowInternals;

@@ -3,7 +3,7 @@
  * Contiguous WRITEs are copied into 1 MiB batches, which the staging I/O thread (staging-io.ts)
  * hashes and writes; memory is bounded (a WRITE waits while too much is queued); the SHA-256 and
  * the intake stream follow the bytes while they arrive in order, and give up (the file is
- * re-read at commit) otherwise. A WRITE also waits while the intake is behind (it paces).
+ * re-read at commit) otherwise. While the intake is behind, the session stops reading (it paces).
  *
  * Why: an SFTP server that answers each WRITE after its own fs.write reaches 0.2× OpenSSH
  * (performance.md); the transport is fast, per-request disk round trips are not.
@@ -41,8 +41,8 @@ export interface WriterOptions {
   readonly resumedSize?: number;
   /**
    * Receives contiguous bytes from offset 0, in order, while that lasts. A promise returned
-   * holds the write (and so the client's WRITE reply) until it resolves: the consumer paces
-   * the upload.
+   * means the consumer is behind: it goes to `onStall`, which stops reading the client until
+   * it resolves (the consumer paces the upload).
    */
   readonly onInOrder?: (chunk: Buffer) => Promise<void> | undefined;
   /** Told when a write must wait for the consumer (`onInOrder`'s promise). */
@@ -120,12 +120,13 @@ export class StagingWriter {
       p += n;
     }
     if (this.batch && this.batch.len === this.batch.buf.length) this.submit();
-    // Only the consumer's pace stops the channel: held for the disk as well, the SSH window's
-    // round trips starved the writes (512 MiB upload, 420-460 -> 340-400 MB/s); the disk wait
-    // holds the WRITE reply alone, as the client's WRITEs in flight are bounded anyway.
+    // The consumer's pace stops the channel (SSH flow control, which every client obeys), not
+    // this WRITE's reply: held replies pile up as requests in flight (PuTTY's psftp, with small
+    // WRITEs, then passed the session's request limit and was disconnected). The disk wait, on
+    // the contrary, holds the reply alone: holding the channel for it too starved the writes
+    // with window round trips (512 MiB upload, 420-460 -> 340-400 MB/s).
     if (paced) this.onStall?.(paced);
     if (this.queuedBytes > MAX_QUEUED_BYTES) await new Promise<void>((r) => this.roomWaiters.push(r));
-    await paced;
     if (this.failure) throw this.failure;
   }
 

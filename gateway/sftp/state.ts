@@ -72,7 +72,7 @@ export interface SessionState {
   readonly limits: SftpLimits;
   /** False once the connection or channel is gone: nothing may be committed after that. */
   alive: boolean;
-  /** Stop reading the client's requests until `until` settles (a WRITE waits: see ssh2-fixes.ts, fix 5). */
+  /** Stop reading the client's requests until `until` settles (the intake is behind: see ssh2-fixes.ts, fix 5). */
   hold(until: Promise<unknown>): void;
 }
 

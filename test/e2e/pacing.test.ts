@@ -7,8 +7,9 @@
  *
  * Without the pacing, OpenSSH's sftp (64 WRITEs of 255 KiB in flight) gets 32 MiB in within a
  * second while the intake has taken a few: the 16 MiB queue bound is passed and most of the
- * file is read back. Holding the WRITE replies alone is not enough either (16 MiB stay in
- * flight); the channel window must stay closed too.
+ * file is read back. The pacing is SSH flow control (the channel window stays closed), not held
+ * WRITE replies: those let OpenSSH's 16 MiB in flight through, and made PuTTY's psftp, whose
+ * small WRITEs then piled up, pass the session's request limit and get disconnected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { Writable } from 'node:stream';
 import { writeExport } from '../../bench/intake.js';
 import { createLogger } from '../../gateway/log.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { lftp, sftpBatch, type Gateway } from '../sftp/harness.js';
+import { lftp, psftp, rclone, sftpBatch, type Gateway } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KEYS = join(ROOT, 'keys-example');
@@ -81,6 +82,8 @@ describe('the intake paces a fast upload', () => {
   it.each([
     ['OpenSSH sftp', (file: string) => sftpBatch(gw, PARTNER, [`put ${file} /inbox/faits-4001/paced-sftp.csv.pgp`], undefined, 120_000)],
     ['lftp', (file: string) => lftp(gw, PARTNER, [`put ${file} -o /inbox/faits-4001/paced-lftp.csv.pgp`], 120_000)],
+    ['rclone', (file: string) => rclone(gw, PARTNER, ['copyto', file, 'gw:/inbox/faits-4001/paced-rclone.csv.pgp'], 120_000)],
+    ['PuTTY psftp', (file: string) => psftp(gw, PARTNER, [`put ${file} /inbox/faits-4001/paced-psftp.csv.pgp`])],
   ])('%s: a 32 MiB export streams whole through the intake, nothing read back from staging', async (client, put) => {
     const { file, records } = await sealedExport(client.replace(/\W/g, ''));
     const before = decided.length;
