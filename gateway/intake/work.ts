@@ -53,9 +53,9 @@ export const QUEUE_HIGH_WATER = 16 << 20;
  */
 export class Pacer {
   private outstanding = 0;
-  private waiters: (() => void)[] = [];
   private closed = false;
-  private wait: Promise<void> | undefined;
+  /** The one wait every `add` past the limit shares, until the work catches up. */
+  private gate: { readonly wait: Promise<void>; readonly open: () => void } | undefined;
 
   constructor(private readonly limit = PACE_BYTES) {}
 
@@ -67,8 +67,12 @@ export class Pacer {
   add(n: number): Promise<void> | undefined {
     this.outstanding += n;
     if (this.closed || this.outstanding <= this.limit) return undefined;
-    this.wait ??= new Promise<void>((r) => this.waiters.push(r));
-    return this.wait;
+    if (!this.gate) {
+      let open!: () => void;
+      const wait = new Promise<void>((r) => (open = r));
+      this.gate = { wait, open };
+    }
+    return this.gate.wait;
   }
 
   take(n: number): void {
@@ -82,8 +86,8 @@ export class Pacer {
   }
 
   private release(): void {
-    this.wait = undefined;
-    this.waiters.splice(0).forEach((r) => r());
+    this.gate?.open();
+    this.gate = undefined;
   }
 }
 

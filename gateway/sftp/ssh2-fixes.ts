@@ -141,17 +141,18 @@ interface Ssh2FlowInternals {
 export function channelFlow(sftp: SFTPWrapper): { hold(until: Promise<unknown>): void; restore(): void } {
   const s = sftp as unknown as Ssh2FlowInternals;
   const original = s.push;
-  let holds = 0;
+  /** Pending holds: the same wait is often handed over once per WRITE. */
+  const holds = new Set<Promise<unknown>>();
   let starved = false;
   const wrapper = function (this: unknown, data: Buffer): boolean | undefined {
     original.call(this, data);
-    if (holds === 0) return undefined;
+    if (holds.size === 0) return undefined;
     starved = true;
     return false;
   };
   s.push = wrapper;
   const reopen = (): void => {
-    if (holds > 0 || !starved) return;
+    if (holds.size > 0 || !starved) return;
     starved = false;
     s._waitChanDrain = false;
     if (s.outgoing.state !== 'open' || s.incoming.state !== 'open') return;
@@ -162,9 +163,10 @@ export function channelFlow(sftp: SFTPWrapper): { hold(until: Promise<unknown>):
   };
   return {
     hold(until: Promise<unknown>): void {
-      holds++;
+      if (holds.has(until)) return;
+      holds.add(until);
       const settle = (): void => {
-        holds--;
+        holds.delete(until);
         reopen();
       };
       until.then(settle, settle);

@@ -3,7 +3,7 @@
  * Contiguous WRITEs are copied into 1 MiB batches, which the staging I/O thread (staging-io.ts)
  * hashes and writes; memory is bounded (a WRITE waits while too much is queued); the SHA-256 and
  * the intake stream follow the bytes while they arrive in order, and give up (the file is
- * re-read at commit) otherwise. While the intake is behind, the session stops reading (it paces).
+ * re-read at commit) otherwise.
  *
  * Why: an SFTP server that answers each WRITE after its own fs.write reaches 0.2× OpenSSH
  * (performance.md); the transport is fast, per-request disk round trips are not.
@@ -39,14 +39,8 @@ interface Batch {
 export interface WriterOptions {
   /** Bytes already in the file (a resumed upload): treated as written, hash and stream off. */
   readonly resumedSize?: number;
-  /**
-   * Receives contiguous bytes from offset 0, in order, while that lasts. A promise returned
-   * means the consumer is behind: it goes to `onStall`, which stops reading the client until
-   * it resolves (the consumer paces the upload).
-   */
-  readonly onInOrder?: (chunk: Buffer) => Promise<void> | undefined;
-  /** Told when a write must wait for the consumer (`onInOrder`'s promise). */
-  readonly onStall?: (until: Promise<void>) => void;
+  /** Receives contiguous bytes from offset 0, in order, while that lasts. */
+  readonly onInOrder?: (chunk: Buffer) => void;
 }
 
 export class StagingWriter {
@@ -61,8 +55,7 @@ export class StagingWriter {
   /** End of the in-order prefix (what the hash and the stream have seen). */
   private inOrderEnd = 0;
   private digestOf: { readonly size: number; readonly sha256: Promise<string> } | undefined;
-  private onInOrder: ((chunk: Buffer) => Promise<void> | undefined) | undefined;
-  private readonly onStall: ((until: Promise<void>) => void) | undefined;
+  private onInOrder: ((chunk: Buffer) => void) | undefined;
   private closed = false;
   private unsynced = 0;
   private syncing: Promise<void> | undefined;
@@ -73,7 +66,6 @@ export class StagingWriter {
     readonly path: string,
     options: WriterOptions = {},
   ) {
-    this.onStall = options.onStall;
     const resumed = options.resumedSize ?? 0;
     if (resumed > 0) this.written.add(0, resumed);
     else {
@@ -92,13 +84,12 @@ export class StagingWriter {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('writer closed');
     this.written.add(offset, offset + data.length);
-    let paced: Promise<void> | undefined;
     if (this.hashId !== undefined) {
       if (offset === this.inOrderEnd) {
         this.inOrderEnd += data.length;
         // ssh2 (pinned) hands a view of a buffer it never reuses, so the consumer may keep it;
         // a short one is copied rather than pin the socket read it came in.
-        paced = this.onInOrder?.(data.length >= 16 * 1024 ? data : Buffer.from(data));
+        this.onInOrder?.(data.length >= 16 * 1024 ? data : Buffer.from(data));
       } else {
         // Out of order: what is batched so far is still hashed, nothing after it; the digest
         // request frees the thread's state (the file is re-read at commit).
@@ -120,12 +111,8 @@ export class StagingWriter {
       p += n;
     }
     if (this.batch && this.batch.len === this.batch.buf.length) this.submit();
-    // The consumer's pace stops the channel (SSH flow control, which every client obeys), not
-    // this WRITE's reply: held replies pile up as requests in flight (PuTTY's psftp, with small
-    // WRITEs, then passed the session's request limit and was disconnected). The disk wait, on
-    // the contrary, holds the reply alone: holding the channel for it too starved the writes
-    // with window round trips (512 MiB upload, 420-460 -> 340-400 MB/s).
-    if (paced) this.onStall?.(paced);
+    // The disk wait holds this WRITE's reply alone: holding the SSH channel for it too starved
+    // the writes with window round trips (512 MiB upload, 420-460 -> 340-400 MB/s).
     if (this.queuedBytes > MAX_QUEUED_BYTES) await new Promise<void>((r) => this.roomWaiters.push(r));
     if (this.failure) throw this.failure;
   }

@@ -21,7 +21,6 @@ const openFd = promisify(openCb);
 
 type UploadNode = Extract<VfsNode, { type: 'upload' }>;
 
-
 const PFLAG = { APPEND: 0x04, TRUNC: 0x10, EXCL: 0x20 } as const;
 
 function busy(): GatewayError {
@@ -61,8 +60,16 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
   const intake = !resume ? openIntake(s, uploadId, node.dataset, node.name) : undefined;
   const writer = new StagingWriter(fd, stagingPath, {
     resumedSize: resume?.size ?? 0,
-    onInOrder: intake ? (chunk) => intake.push(chunk) : undefined,
-    onStall: (until) => s.hold(until),
+    // While the intake is behind, the session stops reading the client (SSH flow control,
+    // which every client obeys) rather than holding WRITE replies: held replies pile up as
+    // requests in flight (PuTTY's psftp, with small WRITEs, then passed the session's request
+    // limit and was disconnected).
+    onInOrder: intake
+      ? (chunk) => {
+          const behind = intake.push(chunk);
+          if (behind) s.hold(behind);
+        }
+      : undefined,
   });
   return { kind: 'write', dataset: node.dataset, name: node.name, temporary: node.temporary, append: (pflags & PFLAG.APPEND) !== 0, entry, writer, intake, failed: undefined, replies: { tail: Promise.resolve() } };
 }

@@ -97,33 +97,6 @@ describe('StagingWriter', () => {
     }
   });
 
-  it('says through onStall when the consumer of the in-order bytes is behind, without holding the write', async () => {
-    const tmp = tempDir('writer-');
-    try {
-      const path = join(tmp.path, 'f');
-      let release!: () => void;
-      const behind = new Promise<void>((r) => (release = r));
-      const stalls: Promise<void>[] = [];
-      // The consumer is behind from the second chunk on.
-      let pushes = 0;
-      const w = new StagingWriter(openSync(path, 'w'), path, {
-        onInOrder: () => (pushes++ === 0 ? undefined : behind),
-        onStall: (until) => void stalls.push(until),
-      });
-      await w.write(0, Buffer.alloc(100, 1));
-      expect(stalls).toHaveLength(0);
-      // Answered at once (the session stops reading the channel instead: held replies pile up).
-      await w.write(100, Buffer.alloc(100, 2));
-      expect(stalls).toEqual([behind]);
-      release();
-      await w.sync();
-      expect(await w.closeFile(false)).toBe(200);
-      expect(readFileSync(path).equals(Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(100, 2)]))).toBe(true);
-    } finally {
-      tmp.cleanup();
-    }
-  });
-
   it('reports the disk error of a write (a descriptor that cannot be written) and accepts nothing after it', async () => {
     const tmp = tempDir('writer-');
     try {
