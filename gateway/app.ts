@@ -13,6 +13,7 @@ import type { GatewayConfig, GatewaySettings } from './config/model.js';
 import { watchConfig, type WatchedConfig } from './config/watch.js';
 import { assembleIntake } from './intake/assemble.js';
 import type { Intake } from './intake/contract.js';
+import { fixHeapGrowth } from './heap-growth.js';
 import { createLogger, type Logger } from './log.js';
 import { dataLayout, type DataLayout } from './paths.js';
 import { recover } from './publish/recover.js';
@@ -78,6 +79,7 @@ export function knownHostsLine(host: string, port: number, publicLine: string): 
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  fixHeapGrowth();
   const log = opts.log ?? createLogger();
   const env = opts.env ?? process.env;
   const adjust = opts.adjustSettings ?? ((s: GatewaySettings) => s);
