@@ -185,7 +185,6 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   let closed = false;
 
   const flush = async (): Promise<void> => {
-    scheduled = false;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
@@ -221,6 +220,10 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   };
 
   const run = (): void => {
+    // Cleared here, not in flush: a run that finds a flush going must not leave it set, or the
+    // reschedule at that flush's end would be skipped and the queue would wait forever (what
+    // happened once the store's append waited for a disk sync).
+    scheduled = false;
     if (flushing) return; // the running flush reschedules when it ends
     flushing = flush().finally(() => {
       flushing = null;

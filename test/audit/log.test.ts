@@ -40,6 +40,30 @@ describe('AuditLog', () => {
     await log.close();
   });
 
+  it('does not strand appends queued while a slow append is in flight', async () => {
+    fx = fixture();
+    const real = openSqliteAuditStore(join(fx.dir, 'audit'));
+    // Each append resolves only after a macrotask, like a store waiting for a disk sync.
+    const slow: AuditStore = {
+      ...real,
+      append: async (build) => {
+        const r = await real.append(build);
+        await new Promise((res) => setTimeout(res, 5));
+        return r;
+      },
+    };
+    const log = await fx.open({ store: slow });
+    const first = log.append(event(0));
+    await new Promise((res) => setImmediate(res)); // the first flush is now waiting in the store
+    const later = [log.append(event(1)), log.append(event(2))];
+    const got = await Promise.race([
+      Promise.all([first, ...later]).then((rs) => rs.map((r) => r.index)),
+      new Promise((res) => setTimeout(() => res('stranded'), 2000)),
+    ]);
+    expect(got).toEqual([0, 1, 2]);
+    await log.close();
+  });
+
   it('is durable when append resolves: another connection sees the entry', async () => {
     fx = fixture();
     const log = await fx.open();
