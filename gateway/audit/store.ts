@@ -1,8 +1,8 @@
 /**
  * Where the audit trail lives. `AuditStore` is the one small interface the log needs (a
  * PostgreSQL store for several gateway nodes can implement it later); `openSqliteAuditStore` is
- * the embedded default: SQLite in WAL mode with synchronous=FULL, so a committed transaction is
- * fsynced before `append` resolves.
+ * the embedded default: SQLite in WAL mode; a write resolves once its transaction is on disk
+ * (the WAL fdatasynced off the event loop, store/wal-sync.ts).
  *
  * Tables: `entries` (one row per leaf: canonical body, stored leaf hash, a few columns copied out
  * of the body for queries), `nodes` (every complete interior subtree hash, keyed by (level,
@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { WAL_NORMAL_PRAGMAS, walSync, type WalSync } from '../store/wal-sync.js';
 import type { NodeId } from './merkle.js';
 
 export interface StoredEntry {
@@ -145,12 +146,19 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
   } catch (e) {
     throw new GatewayError('CONFIG_UNREADABLE', `base d'audit illisible dans ${dir}`, { dir }, { cause: e });
   }
+  let wal: WalSync | undefined;
   if (!readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    for (const p of WAL_NORMAL_PRAGMAS) db.pragma(p);
     db.exec(SCHEMA);
+    wal = walSync(join(dir, AUDIT_DB_FILE));
   }
   db.pragma('busy_timeout = 5000');
+  /** Runs a write transaction, then waits until it is on disk. */
+  const durably = async <T>(write: () => T): Promise<T> => {
+    const r = write();
+    await wal?.sync();
+    return r;
+  };
 
   const st = {
     size: db.prepare('SELECT coalesce(max(seq) + 1, 0) AS n FROM entries').pluck(),
@@ -199,7 +207,7 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
 
   return {
     // IMMEDIATE: take the write lock before reading the size, so two processes never race.
-    append: async (build) => appendTx.immediate(build),
+    append: (build) => durably(() => appendTx.immediate(build)),
     size: async () => st.size.get() as number,
     nodes: async (ids) => ids.map(node),
     entry: async (seq) => {
@@ -235,13 +243,14 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
       return db.prepare(`SELECT count(*) FROM entries${w.sql}`).pluck().get(...w.params) as number;
     },
     expired: async (before, limit) => (st.expired.all(before, limit) as Row[]).map(toEntry),
-    purge: async (rows) => purgeTx.immediate(rows),
-    addCheckpoint: async (make) => checkpointTx.immediate(make),
+    purge: (rows) => durably(() => purgeTx.immediate(rows)),
+    addCheckpoint: (make) => durably(() => checkpointTx.immediate(make)),
     checkpoints: async () => st.checkpoints.all() as StoredCheckpoint[],
     latestCheckpoint: async () => st.latest.get() as StoredCheckpoint | undefined,
     getMeta: async (key) => st.getMeta.get(key) as string | undefined,
-    setMeta: async (key, value) => void writable(st.setMeta).run(key, value),
+    setMeta: (key, value) => durably(() => void writable(st.setMeta).run(key, value)),
     close: async () => {
+      await wal?.close();
       if (db.open) db.close();
     },
   };
