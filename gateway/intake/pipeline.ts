@@ -84,6 +84,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
       details: { dataset: ctx.datasetId, code },
     });
     deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
+    await deps.state.durable();
     return { status: 'failed', code, message };
   };
 

@@ -47,5 +47,6 @@ export async function recover(deps: { layout: DataLayout; state: StateStore; aud
       report.failed.push(u.id);
     }
   }
+  await deps.state.durable();
   return report;
 }

@@ -1,11 +1,14 @@
 /**
  * The state database: uploads and deliveries, the facts the commit protocol and recovery rely
- * on. SQLite in WAL mode with synchronous=FULL: a committed transaction is on disk. Kept behind
- * this small interface so a PostgreSQL store can replace it for several gateway nodes.
+ * on. SQLite in WAL mode. Writes are synchronous calls that commit; they are on disk once a later
+ * `durable()` has resolved (the WAL fdatasynced off the event loop, store/wal-sync.ts): the
+ * commit protocol awaits it where the order of facts on disk matters. Kept behind this small
+ * interface so a PostgreSQL store can replace it for several gateway nodes.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { WAL_NORMAL_PRAGMAS, walSync } from './wal-sync.js';
 
 export type UploadState = 'receiving' | 'committed' | 'accepted' | 'rejected' | 'duplicate' | 'failed';
 export type DeliveryState = 'published' | 'downloaded' | 'deleted' | 'expired';
@@ -56,7 +59,9 @@ export interface StateStore {
   setDeliveryState(id: string, state: DeliveryState, at: string): void;
   expiredDeliveries(now: string): DeliveryRow[];
   recentUploads(limit: number): UploadRow[];
-  close(): void;
+  /** Resolves once every write made before the call is on disk. */
+  durable(): Promise<void>;
+  close(): Promise<void>;
 }
 
 const SCHEMA = `
@@ -100,11 +105,12 @@ const toDelivery = (r: DeliveryDb): DeliveryRow => ({
 
 export function openStateStore(dir: string): StateStore {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dir, 'state.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  const file = join(dir, 'state.db');
+  const db = new Database(file);
+  for (const p of WAL_NORMAL_PRAGMAS) db.pragma(p);
   db.pragma('foreign_keys = ON');
   db.exec(SCHEMA);
+  const wal = walSync(file);
 
   const insertUpload = db.prepare(
     `INSERT INTO uploads (id, partner, dataset, client_name, source, state, received_at)
@@ -164,6 +170,10 @@ export function openStateStore(dir: string): StateStore {
     setDeliveryState: (id, state, at) => void setState.run({ id, state, at }),
     expiredDeliveries: (now) => expired.all(now).map(toDelivery),
     recentUploads: (limit) => recent.all(limit).map(toUpload),
-    close: () => db.close(),
+    durable: () => wal.sync(),
+    close: async () => {
+      await wal.close();
+      if (db.open) db.close();
+    },
   };
 }

@@ -109,7 +109,7 @@ describe('kill -9 at many points of a run of uploads', () => {
         for (const id of answeredOk) expect(state.getUpload(id)?.state).toBe('accepted');
       } finally {
         await audit.close();
-        state.close();
+        await state.close();
       }
     });
   }

@@ -42,14 +42,15 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { dir?: string; workers?: number } = {}): Promise<PipelineHarness> {
+export async function startPipeline(opts: { dir?: string; workers?: number; wrapState?: (s: StateStore) => StateStore } = {}): Promise<PipelineHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
   const config = await loadConfig(DEMO_CONFIG, { demo: true });
   const source: ConfigSource = { current: () => config, onChange: () => () => undefined };
   const log = silentLogger();
   const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
-  const state = openStateStore(layout.state);
+  const opened = openStateStore(layout.state);
+  const state = opts.wrapState ? opts.wrapState(opened) : opened;
   const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1 });
   const keys = await loadKeyRing(config);
   const gnupg = join(dir, 'gnupg');
@@ -88,7 +89,7 @@ export async function startPipeline(opts: { dir?: string; workers?: number } = {
     close: async () => {
       await intake.close();
       await audit.close();
-      state.close();
+      await state.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
