@@ -12,6 +12,7 @@ import type { SessionHandler } from './context.js';
 import { ConnectionGuard, sourceAddress } from './guard.js';
 import { parseHostKeys } from './hostkey.js';
 import { buildKeyIndex, stillAuthorized, type KeyIndex } from './keys.js';
+import { bulkPadding } from './ssh2-padding.js';
 
 export type { SessionContext, SessionHandler } from './context.js';
 
@@ -53,6 +54,7 @@ const KEEPALIVE_COUNT_MAX = 3;
  * send before authenticating.
  */
 export async function startSshServer(opts: SshServerOptions): Promise<RunningSshServer> {
+  bulkPadding();
   const hostKeys = parseHostKeys(opts.hostKeys);
   const first = hostKeys[0];
   if (!first) throw new Error('unreachable: parseHostKeys returns at least one key');

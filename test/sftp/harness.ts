@@ -178,11 +178,11 @@ export function sshOptions(gw: Gateway, party: string): string[] {
   ];
 }
 
-/** OpenSSH `sftp -b` with the given batch lines. */
-export function sftpBatch(gw: Gateway, party: string, lines: string[], cwd?: string, timeoutMs?: number): Promise<RunResult> {
+/** OpenSSH `sftp -b` with the given batch lines (`extra`: more ssh options, e.g. a cipher). */
+export function sftpBatch(gw: Gateway, party: string, lines: string[], cwd?: string, timeoutMs?: number, extra: readonly string[] = []): Promise<RunResult> {
   const batch = join(gw.dir, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(batch, lines.join('\n') + '\n');
-  return run('sftp', ['-b', batch, '-P', String(gw.port), ...sshOptions(gw, party), `${party}@127.0.0.1`], { cwd, timeoutMs });
+  return run('sftp', ['-b', batch, '-P', String(gw.port), ...sshOptions(gw, party), ...extra, `${party}@127.0.0.1`], { cwd, timeoutMs });
 }
 
 /** OpenSSH `scp` (SFTP protocol, the OpenSSH 9 default). */
