@@ -1,7 +1,7 @@
 /**
- * Random padding of outgoing SSH packets, drawn in bulk (ssh2 1.17, aes128-gcm and aes256-gcm
- * with its native binding: what rclone and other Go clients pick first, and the bench; OpenSSH
- * clients prefer chacha20-poly1305, whose packets keep ssh2's own padding).
+ * Random padding of outgoing SSH packets, drawn in bulk (ssh2 1.17 with its native binding:
+ * aes128-gcm and aes256-gcm, what rclone and other Go clients pick first, and the bench;
+ * chacha20-poly1305, OpenSSH's first choice).
  *
  * RFC 4253 §6 wants each packet's padding random. ssh2 fills it with one `randomFillSync` call
  * per packet (4-19 bytes); on a 512 MiB download that is ~16,000 calls of a few microseconds:
@@ -41,41 +41,57 @@ function randomInto(target: Buffer, offset: number, n: number): void {
   used += n;
 }
 
-/** AES-GCM framing (RFC 5647): the length is not encrypted, the rest is a multiple of 16. */
-export function allocGcmPacket(payloadLen: number): Buffer {
-  let pktLen = 4 + 1 + payloadLen;
-  let padLen = 16 - ((pktLen - 4) & 15);
-  if (padLen < 4) padLen += 16;
-  pktLen += padLen;
-  const packet = Buffer.allocUnsafe(pktLen + 16); // + authentication tag
-  packet.writeUInt32BE(pktLen - 4, 0);
-  packet[4] = padLen;
-  randomInto(packet, 5 + payloadLen, padLen);
-  return packet;
+/**
+ * ssh2's framing for a cipher of `block`-byte blocks whose packet length is sent apart (AES-GCM,
+ * RFC 5647; chacha20-poly1305@openssh.com): length, padding length, payload (filled by the
+ * caller), 4 to block+3 bytes of random padding so the rest is a multiple of `block`, room for
+ * the `tag`.
+ */
+function paddedAlloc(block: number, tag: number): (payloadLen: number) => Buffer {
+  return (payloadLen) => {
+    let pktLen = 4 + 1 + payloadLen;
+    let padLen = block - ((pktLen - 4) & (block - 1));
+    if (padLen < 4) padLen += block;
+    pktLen += padLen;
+    const packet = Buffer.allocUnsafe(pktLen + tag);
+    packet.writeUInt32BE(pktLen - 4, 0);
+    packet[4] = padLen;
+    randomInto(packet, 5 + payloadLen, padLen);
+    return packet;
+  };
 }
+
+export const allocGcmPacket = paddedAlloc(16, 16);
+export const allocChachaPacket = paddedAlloc(8, 16);
 
 export const ssh2Crypto = createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as Ssh2Crypto;
 
-let installed: object | undefined;
+/** Which of ssh2's native cipher classes get which framing (checked by class name). */
+const TARGETS = [
+  { cipher: 'aes128-gcm@openssh.com', className: 'AESGCMCipherBinding', alloc: allocGcmPacket },
+  { cipher: 'chacha20-poly1305@openssh.com', className: 'ChaChaPolyCipherBinding', alloc: allocChachaPacket },
+] as const;
 
-/** The prototype whose `allocPacket` is replaced (undefined without ssh2's native binding). */
-export function gcmCipherPrototype(): { allocPacket: (n: number) => Buffer } | undefined {
+let installed = false;
+
+/** The prototype of ssh2's cipher class for `cipher` (undefined without its native binding). */
+export function cipherPrototype(cipher: string): { allocPacket: (n: number) => Buffer; constructor: { name: string } } | undefined {
   if (!ssh2Crypto.bindingAvailable) return undefined;
-  const info = ssh2Crypto.CIPHER_INFO['aes128-gcm@openssh.com'];
+  const info = ssh2Crypto.CIPHER_INFO[cipher];
   if (!info) return undefined;
   const probe = ssh2Crypto.createCipher({
     outbound: { onWrite: () => undefined, cipherInfo: info, cipherKey: Buffer.alloc(info.keyLen), cipherIV: Buffer.alloc(info.ivLen), seqno: 0 },
   });
   probe.free();
-  return Object.getPrototypeOf(probe) as { allocPacket: (n: number) => Buffer };
+  return Object.getPrototypeOf(probe) as { allocPacket: (n: number) => Buffer; constructor: { name: string } };
 }
 
-/** Installs the bulk padding once per process. */
+/** Installs the bulk padding once per process, on the classes it knows the framing of. */
 export function bulkPadding(): void {
   if (installed) return;
-  const proto = gcmCipherPrototype();
-  if (!proto) return;
-  proto.allocPacket = allocGcmPacket;
-  installed = proto;
+  installed = true;
+  for (const t of TARGETS) {
+    const proto = cipherPrototype(t.cipher);
+    if (proto?.constructor.name === t.className) proto.allocPacket = t.alloc;
+  }
 }
-

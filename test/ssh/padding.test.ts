@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { allocGcmPacket, bulkPadding, gcmCipherPrototype, ssh2Crypto } from '../../gateway/ssh/ssh2-padding.js';
+import { allocChachaPacket, allocGcmPacket, bulkPadding, cipherPrototype, ssh2Crypto } from '../../gateway/ssh/ssh2-padding.js';
 
 interface Decipher { decrypt(data: Buffer, p: number, len: number): unknown }
 const createDecipher = (ssh2Crypto as unknown as { createDecipher(config: unknown): Decipher }).createDecipher;
 
-describe('bulk padding of outgoing SSH packets (aes-gcm)', () => {
-  it('is installed on ssh2 1.17\'s AES-GCM cipher once the server starts it', () => {
+describe('bulk padding of outgoing SSH packets', () => {
+  it('is installed on ssh2 1.17\'s AES-GCM and chacha20-poly1305 ciphers', () => {
     expect(ssh2Crypto.bindingAvailable).toBe(true); // the pinned ssh2 builds its binding here
     bulkPadding();
-    expect(gcmCipherPrototype()?.allocPacket).toBe(allocGcmPacket);
+    expect(cipherPrototype('aes128-gcm@openssh.com')?.allocPacket).toBe(allocGcmPacket);
+    expect(cipherPrototype('aes256-gcm@openssh.com')?.allocPacket).toBe(allocGcmPacket);
+    expect(cipherPrototype('chacha20-poly1305@openssh.com')?.allocPacket).toBe(allocChachaPacket);
   });
 
-  it('frames packets that ssh2\'s own decipher reads back, for every payload length class', () => {
+  it('frames packets that ssh2\'s own decipher reads back, for every payload length class and cipher', () => {
     bulkPadding();
-    for (const name of ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com']) {
+    for (const name of ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']) {
+      const block = name.startsWith('chacha') ? 8 : 16;
       const info = ssh2Crypto.CIPHER_INFO[name]!;
       const key = randomBytes(info.keyLen);
       const iv = randomBytes(info.ivLen);
@@ -31,7 +34,7 @@ describe('bulk padding of outgoing SSH packets (aes-gcm)', () => {
         const packet = cipher.allocPacket(payload.length);
         const padLen = packet[4]!;
         expect(padLen).toBeGreaterThanOrEqual(4);
-        expect((packet.readUInt32BE(0)) % 16).toBe(0);
+        expect((packet.readUInt32BE(0)) % block).toBe(0);
         expect(packet.length).toBe(4 + packet.readUInt32BE(0) + 16);
         payload.copy(packet, 5);
         cipher.encrypt(packet);
