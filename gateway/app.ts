@@ -159,7 +159,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       uploads,
       onDelivery: (e: { recipient: string; dataset: string; file: string; event: 'downloaded' | 'deleted' }) => {
         const row = state.deliveryByFile(e.recipient, e.dataset, e.file);
-        if (row) state.setDeliveryState(row.id, e.event, new Date().toISOString());
+        if (row) state.setDeliveryState(row.id, e.event, new Date().toISOString()).catch((err: unknown) => log.error({ err }, 'delivery state not recorded'));
       },
     };
 

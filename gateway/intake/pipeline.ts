@@ -83,8 +83,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
       refs: { uploadId: ctx.uploadId },
       details: { dataset: ctx.datasetId, code },
     });
-    deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
-    await deps.state.durable();
+    await deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
     return { status: 'failed', code, message };
   };
 

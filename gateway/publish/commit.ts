@@ -138,14 +138,13 @@ export async function commitUpload(
     state: 'published',
     downloadedAt: null,
   }));
-  deps.state.decide(
+  // On disk before anything moves into view: recovery rolls forward only what the state
+  // database says was decided.
+  await deps.state.decide(
     upload.uploadId,
     { state: outcome.state, sha256: upload.sha256, size: upload.size, decidedAt, code: outcome.code ?? null, message: outcome.message ?? null, receipt: receiptName },
     rows,
   );
-  // The decision is on disk before anything moves into view: recovery rolls forward only what
-  // the state database says was decided.
-  await deps.state.durable();
 
   await movePendingIntoView(deps.layout, upload.uploadId, upload.partner, deliveries);
   return { receiptName, auditIndex: verdictEntry.index };

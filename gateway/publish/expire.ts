@@ -24,8 +24,7 @@ export async function expireDeliveries(deps: { layout: DataLayout; state: StateS
     });
     await rm(join(dir, safeSegment(d.fileName)), { force: true });
     await rm(join(dir, manifestName(d.fileName)), { force: true });
-    deps.state.setDeliveryState(d.id, 'expired', deps.now.toISOString());
+    await deps.state.setDeliveryState(d.id, 'expired', deps.now.toISOString());
   }
-  await deps.state.durable();
   return due.length;
 }

@@ -43,10 +43,9 @@ export async function recover(deps: { layout: DataLayout; state: StateStore; aud
         refs: { uploadId: u.id },
         details: { dataset: u.dataset, code: 'GATEWAY_FAILURE', reason: 'interrupted by a gateway stop; nothing was published' },
       });
-      deps.state.decide(u.id, { state: 'failed', sha256: u.sha256, size: u.size, decidedAt: deps.now().toISOString(), code: 'GATEWAY_FAILURE', message: 'interrupted by a gateway stop' });
+      await deps.state.decide(u.id, { state: 'failed', sha256: u.sha256, size: u.size, decidedAt: deps.now().toISOString(), code: 'GATEWAY_FAILURE', message: 'interrupted by a gateway stop' });
       report.failed.push(u.id);
     }
   }
-  await deps.state.durable();
   return report;
 }

@@ -1,9 +1,10 @@
 /**
  * The state database: uploads and deliveries, the facts the commit protocol and recovery rely
- * on. SQLite in WAL mode. Writes are synchronous calls that commit; they are on disk once a later
- * `durable()` has resolved (the WAL fdatasynced off the event loop, store/wal-sync.ts): the
- * commit protocol awaits it where the order of facts on disk matters. Kept behind this small
- * interface so a PostgreSQL store can replace it for several gateway nodes.
+ * on. SQLite in WAL mode. Every write commits when called; the decisions and delivery states the
+ * commit protocol and recovery rely on return a promise that resolves once they are on disk (the
+ * WAL fdatasynced off the event loop, store/wal-sync.ts), so forgetting to wait for one is a
+ * lint error, not a silent loss at the next power cut. Kept behind this small interface so a
+ * PostgreSQL store can replace it for several gateway nodes.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -48,19 +49,21 @@ export interface StateStore {
   recordUpload(u: { id: string; partner: string; dataset: string; clientName: string; source: string; receivedAt: string }): void;
   /** The name an upload still being received was committed under (a temporary name renamed onto its final one). */
   nameUpload(id: string, clientName: string): void;
-  /** The final state of an upload; for `accepted`, its deliveries in the same transaction. */
-  decide(uploadId: string, d: { state: Exclude<UploadState, 'receiving'>; sha256: string | null; size: number | null; decidedAt: string; code?: string | null; message?: string | null; receipt?: string | null }, deliveries?: readonly DeliveryRow[]): void;
+  /**
+   * The final state of an upload; for `accepted`, its deliveries in the same transaction.
+   * Committed when called; resolves once on disk.
+   */
+  decide(uploadId: string, d: { state: Exclude<UploadState, 'receiving'>; sha256: string | null; size: number | null; decidedAt: string; code?: string | null; message?: string | null; receipt?: string | null }, deliveries?: readonly DeliveryRow[]): Promise<void>;
   getUpload(id: string): UploadRow | undefined;
   /** An accepted upload of the same partner and dataset with these exact bytes. */
   findAccepted(partner: string, dataset: string, sha256: string): UploadRow | undefined;
   uploadsInState(state: UploadState): UploadRow[];
   deliveriesOf(uploadId: string): DeliveryRow[];
   deliveryByFile(recipient: string, dataset: string, fileName: string): DeliveryRow | undefined;
-  setDeliveryState(id: string, state: DeliveryState, at: string): void;
+  /** Committed when called; resolves once on disk. */
+  setDeliveryState(id: string, state: DeliveryState, at: string): Promise<void>;
   expiredDeliveries(now: string): DeliveryRow[];
   recentUploads(limit: number): UploadRow[];
-  /** Resolves once every write made before the call is on disk. */
-  durable(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -152,7 +155,11 @@ export function openStateStore(dir: string): StateStore {
   return {
     recordUpload: (u) => void insertUpload.run(u),
     nameUpload: (id, clientName) => void renameUpload.run(clientName, id),
-    decide: (id, d, deliveries = []) => decideTx(id, d, deliveries),
+    // async: the transaction runs at the call, a failure of it rejects.
+    decide: async (id, d, deliveries = []) => {
+      decideTx(id, d, deliveries);
+      await wal.sync();
+    },
     getUpload: (id) => {
       const r = getUpload.get(id);
       return r && toUpload(r);
@@ -167,10 +174,12 @@ export function openStateStore(dir: string): StateStore {
       const row = byFile.get(r, ds, f);
       return row && toDelivery(row);
     },
-    setDeliveryState: (id, state, at) => void setState.run({ id, state, at }),
+    setDeliveryState: async (id, state, at) => {
+      setState.run({ id, state, at });
+      await wal.sync();
+    },
     expiredDeliveries: (now) => expired.all(now).map(toDelivery),
     recentUploads: (limit) => recent.all(limit).map(toUpload),
-    durable: () => wal.sync(),
     close: async () => {
       await wal.close();
       if (db.open) db.close();

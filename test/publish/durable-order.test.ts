@@ -12,22 +12,23 @@ function filesUnder(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-// The state database's commits become durable when `durable()` resolves (store/wal-sync.ts).
-// Here it resolves only when the test says so: nothing may reach a recipient's outbox or the
-// partner's receipts before the decision is on disk, or a crash could leave published files
-// that recovery would not know were decided.
+// A decision is on disk when the promise of `decide` resolves (store/wal-sync.ts). Here it
+// resolves only when the test says so: nothing may reach a recipient's outbox or the partner's
+// receipts before, or a crash could leave published files that recovery would not know were
+// decided.
 let h: PipelineHarness;
 let release: (() => void) | undefined;
-let durableCalls = 0;
+let decideCalls = 0;
 beforeAll(async () => {
   h = await startPipeline({
     workers: 0,
     wrapState: (s: StateStore): StateStore => ({
       ...s,
-      durable: async () => {
-        durableCalls++;
+      decide: async (...args) => {
+        decideCalls++;
+        const onDisk = s.decide(...args);
         await new Promise<void>((r) => (release = r));
-        await s.durable();
+        await onDisk;
       },
     }),
   });
@@ -43,7 +44,7 @@ describe('commit order', () => {
     // Wait until the commit is held at its durability point.
     for (let i = 0; i < 600 && release === undefined; i++) await new Promise((r) => setTimeout(r, 50));
     expect(release).toBeDefined();
-    expect(durableCalls).toBe(1);
+    expect(decideCalls).toBe(1);
     expect(filesUnder(h.layout.outbox)).toEqual([]);
     expect(filesUnder(h.layout.receipts)).toEqual([]);
     release!();
