@@ -153,12 +153,8 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
     wal = walSync(join(dir, AUDIT_DB_FILE));
   }
   db.pragma('busy_timeout = 5000');
-  /** Runs a write transaction, then waits until it is on disk. */
-  const durably = async <T>(write: () => T): Promise<T> => {
-    const r = write();
-    await wal?.sync();
-    return r;
-  };
+  /** Runs a write transaction, then waits until it is on disk (a read-only store refuses it first). */
+  const durably = <T>(write: () => T): Promise<T> => (wal ? wal.durably(write) : Promise.resolve().then(write));
 
   const st = {
     size: db.prepare('SELECT coalesce(max(seq) + 1, 0) AS n FROM entries').pluck(),

@@ -155,11 +155,7 @@ export function openStateStore(dir: string): StateStore {
   return {
     recordUpload: (u) => void insertUpload.run(u),
     nameUpload: (id, clientName) => void renameUpload.run(clientName, id),
-    // async: the transaction runs at the call, a failure of it rejects.
-    decide: async (id, d, deliveries = []) => {
-      decideTx(id, d, deliveries);
-      await wal.sync();
-    },
+    decide: (id, d, deliveries = []) => wal.durably(() => decideTx(id, d, deliveries)),
     getUpload: (id) => {
       const r = getUpload.get(id);
       return r && toUpload(r);
@@ -174,10 +170,7 @@ export function openStateStore(dir: string): StateStore {
       const row = byFile.get(r, ds, f);
       return row && toDelivery(row);
     },
-    setDeliveryState: async (id, state, at) => {
-      setState.run({ id, state, at });
-      await wal.sync();
-    },
+    setDeliveryState: (id, state, at) => wal.durably(() => void setState.run({ id, state, at })),
     expiredDeliveries: (now) => expired.all(now).map(toDelivery),
     recentUploads: (limit) => recent.all(limit).map(toUpload),
     close: async () => {

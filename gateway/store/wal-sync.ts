@@ -15,6 +15,8 @@ import { closeSync, fdatasync, openSync } from 'node:fs';
 export interface WalSync {
   /** Resolves once everything committed before the call is on disk. */
   sync(): Promise<void>;
+  /** Runs `write` (a transaction) now, and resolves with its result once it is on disk. */
+  durably<T>(write: () => T): Promise<T>;
   /** Waits for syncs in flight, then closes the file. */
   close(): Promise<void>;
 }
@@ -28,14 +30,21 @@ export function walSync(dbFile: string): WalSync {
   const fd = openSync(`${dbFile}-wal`, 'r');
   const inFlight = new Set<Promise<void>>();
   let closed = false;
+  const sync = (): Promise<void> => {
+    if (closed) return Promise.reject(new Error(`${dbFile}: closed`));
+    const p = new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+    inFlight.add(p);
+    const done = (): void => void inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
   return {
-    sync() {
-      if (closed) return Promise.reject(new Error(`${dbFile}: closed`));
-      const p = new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-      inFlight.add(p);
-      const done = (): void => void inFlight.delete(p);
-      p.then(done, done);
-      return p;
+    sync,
+    // async: the write runs at the call; if it throws, the promise rejects.
+    async durably(write) {
+      const r = write();
+      await sync();
+      return r;
     },
     async close() {
       if (closed) return;

@@ -36,6 +36,21 @@ describe('walSync', () => {
     db.close();
   });
 
+  it('durably runs the write at the call and resolves with its result once synced; a failed write rejects', async () => {
+    const dir = tmp();
+    const db = walDb(dir);
+    const wal = walSync(join(dir, 'x.db'));
+    const p = wal.durably(() => db.prepare('INSERT INTO t VALUES (?)').run('a').changes);
+    // Committed before any await: another connection sees it at once.
+    const other = new Database(join(dir, 'x.db'), { readonly: true });
+    expect(other.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1);
+    other.close();
+    await expect(p).resolves.toBe(1);
+    await expect(wal.durably(() => db.prepare('INSERT INTO nope VALUES (1)').run())).rejects.toThrow(/no such table/);
+    await wal.close();
+    db.close();
+  });
+
   it('waits for syncs in flight before closing the file', async () => {
     const dir = tmp();
     const db = walDb(dir);
