@@ -9,14 +9,13 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { join, resolve } from 'node:path';
-import { startGateway } from '../gateway/app.js';
+import { join } from 'node:path';
 import { projectRoot } from '../gateway/config/project.js';
-import { silentLogger } from '../gateway/log.js';
 import { readGatewayPgp } from '../gateway/kit/inputs.js';
 import { demoIdentity, BENCH_DATASET, BENCH_PARTNER } from './gateway.js';
 import { runBatchOk, q, type SftpTarget } from './sftp.js';
 import { uploadTimed, type LatencyRun } from './latency.js';
+import type { IntakeGatewayReady } from './intake-gateway.js';
 
 /** The 20 INSEE codes of the demo territory (records spread over every commune). */
 const INSEE = ['54025', '54165', '54184', '54197', '54257', '54265', '54274', '54300', '54304', '54328',
@@ -75,7 +74,58 @@ export interface IntakeBench {
   upload(file: string, k: number): Promise<number>;
   /** The same with ssh2's client, which shows when the last WRITE was answered (verdict latency). */
   uploadTimed(file: string, k: number): Promise<LatencyRun>;
+  /** The gateway process's peak RSS since the last call (or its start) and its CPU time so far. */
+  gatewayUsage(): Promise<GatewayUsage>;
   close(): Promise<void>;
+}
+
+export interface GatewayUsage {
+  readonly peakRssMiB: number;
+  readonly cpuSeconds: number;
+}
+
+interface GatewayProcess {
+  readonly ready: IntakeGatewayReady;
+  usage(): Promise<GatewayUsage>;
+  close(): Promise<void>;
+}
+
+/** bench/intake-gateway.ts in a child process (under tsx when the bench itself runs from source). */
+async function startGatewayProcess(work: string, workers: number | undefined): Promise<GatewayProcess> {
+  const entry = new URL(import.meta.url.endsWith('.ts') ? './intake-gateway.ts' : './intake-gateway.js', import.meta.url);
+  const args = [...(entry.pathname.endsWith('.ts') ? ['--import', 'tsx'] : []), entry.pathname, JSON.stringify({ work, workers })];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err.length < 4000 ? (err += d.toString()) : undefined));
+  const exited = once(child, 'exit');
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    void exited.then(([code]) => reject(new Error(`intake gateway exited (${String(code)}) before listening: ${err.trim()}`)));
+  });
+  const pid = child.pid as number;
+  const ticks = Number(process.env.CLK_TCK ?? 100); // USER_HZ: 100 on Linux
+  return {
+    ready: JSON.parse(line) as IntakeGatewayReady,
+    async usage() {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      // utime and stime: fields 14 and 15, counted after the command name's closing parenthesis.
+      const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+      const cpuTicks = Number(stat[11]) + Number(stat[12]);
+      // "5" resets the peak (VmHWM) to the current RSS, so each call gives the peak since the last.
+      await writeFile(`/proc/${pid}/clear_refs`, '5');
+      return { peakRssMiB: hwmKiB / 1024, cpuSeconds: cpuTicks / ticks };
+    },
+    async close() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
 /** `workers` undefined: the gateway's own default (one per core but one). */
@@ -88,20 +138,12 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
   await gpg(partnerHome, ['--import', join(keys, BENCH_PARTNER, 'pgp.sec.asc'), join(keys, 'gateway', 'pgp.pub.asc')]);
   await gpg(gatewayHome, ['--import', join(keys, 'gateway', 'pgp.sec.asc'), join(keys, BENCH_PARTNER, 'pgp.pub.asc')]);
 
-  // The gateway as deployed: its default intake is the real pipeline (worker threads).
-  const gateway = await startGateway({
-    configFile: join(root, 'config', 'grand-nancy', 'passerelle.json'),
-    demo: true,
-    env: {},
-    log: silentLogger(),
-    adjustSettings: (s) => ({ ...s, dataDir: join(work, 'intake-data'), sftp: { host: '127.0.0.1', port: 0 } }),
-    ...(workers !== undefined ? { intakeWorkers: workers } : {}),
-  });
+  const gateway = await startGatewayProcess(work, workers);
   const knownHosts = join(work, 'known_hosts_intake');
-  await writeFile(knownHosts, gateway.knownHostsLine + '\n');
-  const target: SftpTarget = { host: '127.0.0.1', port: gateway.sftp.port, user: BENCH_PARTNER, identity: await demoIdentity(root, BENCH_PARTNER, work), knownHosts };
-  const cfg = gateway.config.current();
-  const gwFpr = (await readGatewayPgp(resolve(cfg.dir, cfg.settings.keys.pgpPublicKey))).fingerprint;
+  await writeFile(knownHosts, gateway.ready.knownHostsLine + '\n');
+  const target: SftpTarget = { host: '127.0.0.1', port: gateway.ready.port, user: BENCH_PARTNER, identity: await demoIdentity(root, BENCH_PARTNER, work), knownHosts };
+  // The key the demo configuration gives the gateway, imported above for gpg's reference run.
+  const gwFpr = (await readGatewayPgp(join(keys, 'gateway', 'pgp.pub.asc'))).fingerprint;
 
   return {
     async prepare(k) {
@@ -117,15 +159,16 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
       try {
         return await runBatchOk(target, [`put ${q(file)} /inbox/${BENCH_DATASET}/export-${k}.csv.gpg`], work);
       } catch (e) {
-        const why = await newestReceiptReason(join(gateway.layout.receipts, BENCH_PARTNER));
+        const why = await newestReceiptReason(join(gateway.ready.receipts, BENCH_PARTNER));
         throw new Error(`${e instanceof Error ? e.message : String(e)}${why}`, { cause: e });
       }
     },
     async uploadTimed(file, k) {
       const r = await uploadTimed(target, file, `/inbox/${BENCH_DATASET}/export-${k}.csv.gpg`);
-      if (r.refusal !== undefined) throw new Error(`refused: ${r.refusal}${await newestReceiptReason(join(gateway.layout.receipts, BENCH_PARTNER))}`);
+      if (r.refusal !== undefined) throw new Error(`refused: ${r.refusal}${await newestReceiptReason(join(gateway.ready.receipts, BENCH_PARTNER))}`);
       return r;
     },
+    gatewayUsage: () => gateway.usage(),
     async close() {
       await gateway.close();
       for (const h of [partnerHome, gatewayHome]) {

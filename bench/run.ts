@@ -228,8 +228,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
 /**
  * Signed+encrypted export: `gpg --decrypt` (A) against upload-to-verdict on the real pipeline (B);
- * then one more upload with ssh2's client for the verdict latency, and the gateway process's
- * peak RSS while the intake runs (sampled every 50 ms).
+ * then one more upload with ssh2's client for the verdict latency. The gateway runs in a process
+ * of its own (bench/intake-gateway.ts): its peak RSS (the kernel's high-water mark, reset before
+ * each upload) and CPU time per upload are its alone.
  */
 async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) => void, notes: string[]): Promise<{ figure: Figure; extra: Record<string, number> }> {
   const bytes = opts.intakeMiB * 1024 * 1024;
@@ -239,7 +240,16 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
   const b: number[] = [];
   const extra: Record<string, number> = {};
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  const cpu: number[] = [];
+  /** Runs one upload, keeping the gateway's peak RSS and CPU seconds during it. */
+  const measured = async <T>(upload: () => Promise<T>): Promise<T> => {
+    const before = await ib.gatewayUsage();
+    const r = await upload();
+    const after = await ib.gatewayUsage();
+    peakRss = Math.max(peakRss, after.peakRssMiB);
+    cpu.push(after.cpuSeconds - before.cpuSeconds);
+    return r;
+  };
   try {
     log(`intake ${opts.intakeMiB} MiB signed+encrypted CSV × ${opts.runs} (${opts.intakeWorkers ?? 'default'} worker(s))`);
     // Keeps `npm run bench` within its time on a slow pipeline: stop once the gateway runs
@@ -249,7 +259,7 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
     for (let k = 0; k < opts.runs && (k === 0 || spent < budgetMs); k++) {
       const { file } = await ib.prepare(k);
       a.push(await ib.gpgDecrypt(file));
-      const ms = await ib.upload(file, k);
+      const ms = await measured(() => ib.upload(file, k));
       b.push(ms);
       spent += ms;
       await rm(file, { force: true });
@@ -257,13 +267,13 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
     if (b.length < opts.runs) notes.push(`intake: ${b.length} run(s) of ${opts.runs}, time budget ${opts.intakeBudgetS} s reached (BENCH_INTAKE_BUDGET_S)`);
     log('intake: one more upload with ssh2\'s client, for the verdict latency');
     const { file } = await ib.prepare(opts.runs);
-    const t = await ib.uploadTimed(file, opts.runs);
+    const t = await measured(() => ib.uploadTimed(file, opts.runs));
     await rm(file, { force: true });
     extra['verdict latency s (last WRITE reply to CLOSE reply, target ≤ 1)'] = round(t.verdictMs / 1000, 2);
     extra['upload to verdict MB/s (ssh2 client)'] = round(mbPerSec(bytes, t.totalMs));
-    extra['peak RSS MiB during the intake runs (target ≤ 256)'] = round(peakRss / (1024 * 1024), 1);
+    extra['gateway process peak RSS MiB during the intake uploads (target ≤ 256)'] = round(peakRss, 1);
+    extra['gateway process CPU s per upload (median)'] = round(median(cpu), 2);
   } finally {
-    clearInterval(sampler);
     await ib.close();
   }
   return { figure: figure('MB/s', '≥ 0.5×', a, b, (ms) => mbPerSec(bytes, ms)), extra };

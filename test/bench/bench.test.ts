@@ -150,7 +150,12 @@ describe('bench intake (tiny sizes)', () => {
       const { file, records } = await ib.prepare(0);
       expect(records).toBeGreaterThan(1000);
       expect(await ib.gpgDecrypt(file)).toBeGreaterThan(0);
+      const before = await ib.gatewayUsage();
       expect(await ib.upload(file, 0)).toBeGreaterThan(0);
+      // The gateway runs in its own process: its figures are read from the kernel.
+      const after = await ib.gatewayUsage();
+      expect(after.peakRssMiB).toBeGreaterThan(40);
+      expect(after.cpuSeconds).toBeGreaterThan(before.cpuSeconds);
       const plain = join(work, 'plain.csv');
       await writeExport(plain, 10_000, 'X');
       await expect(ib.upload(plain, 1)).rejects.toThrow(/receipt: PGP_NOT_ENCRYPTED/);
