@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, startPipeline, type PipelineHarness } from './pipeline-harness.js';
+import { publishedStateProblems } from './invariants.js';
 import { openStateStore } from '../../gateway/store/state.js';
 import { openAuditLog } from '../../gateway/audit/log.js';
 import { recover } from '../../gateway/publish/recover.js';
@@ -62,11 +63,6 @@ function runAndKill(delayMs: number): Promise<{ uploadId: string; status: string
   });
 }
 
-function filesUnder(d: string): string[] {
-  if (!existsSync(d)) return [];
-  return readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
 describe('kill -9 at many points of a run of uploads', () => {
   const answeredOk = new Set<string>();
 
@@ -80,31 +76,7 @@ describe('kill -9 at many points of a run of uploads', () => {
       const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log: silentLogger() });
       try {
         await recover({ layout, state, audit, now: () => new Date() });
-        expect(filesUnder(layout.pending)).toEqual([]);
-        expect(filesUnder(layout.quarantine)).toEqual([]);
-
-        // Every file in an outbox belongs to an accepted upload's delivery, with its audit entry.
-        const published = await audit.query({ type: 'delivery.published', limit: 100_000 });
-        const auditedFiles = new Set(published.map((r) => `${r.entry.refs?.['recipient']}/${r.entry.details?.['file']}`));
-        for (const f of filesUnder(layout.outbox).filter((p) => p.endsWith('.ndjson.pgp'))) {
-          const [recipient, dataset, name] = f.slice(layout.outbox.length + 1).split('/');
-          const row = state.deliveryByFile(recipient!, dataset!, name!);
-          expect(row, f).toBeDefined();
-          expect(state.getUpload(row!.uploadId)?.state).toBe('accepted');
-          expect(auditedFiles.has(`${recipient}/${name}`), f).toBe(true);
-          expect(existsSync(f.replace(/\.ndjson\.pgp$/, '.manifest.json'))).toBe(true);
-        }
-        // Every accepted upload is whole: all its deliveries and its receipt are in view.
-        for (const u of state.uploadsInState('accepted')) {
-          for (const d of state.deliveriesOf(u.id)) expect(existsSync(join(layout.outbox, d.recipient, d.dataset, d.fileName))).toBe(true);
-          expect(existsSync(join(layout.receipts, u.partner, `${u.id}.json`))).toBe(true);
-          expect(existsSync(join(layout.receipts, u.partner, `${u.id}.json.asc`))).toBe(true);
-        }
-        // Nothing of an upload that was not accepted is in view.
-        const notAccepted = [...state.uploadsInState('failed'), ...state.uploadsInState('receiving')].map((u) => u.id);
-        const outboxNames = filesUnder(layout.outbox).join('\n');
-        for (const id of notAccepted) expect(outboxNames.includes(id)).toBe(false);
-        expect(state.uploadsInState('receiving')).toEqual([]);
+        expect(await publishedStateProblems(layout, state, audit)).toEqual([]);
         // An OK answer is never taken back.
         for (const id of answeredOk) expect(state.getUpload(id)?.state).toBe('accepted');
       } finally {
