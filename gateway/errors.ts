@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   LIMIT_REQUESTS: 'too many requests in flight in this session',
   UPLOAD_INCOMPLETE: 'the upload was aborted or the connection dropped before the commit',
   GATEWAY_FAILURE: 'an internal error: nothing was published, the upload can be sent again',
+  STORAGE_FULL: 'the gateway\'s disk is full: nothing was published, the upload can be sent again later',
   // OpenPGP
   PGP_NOT_ENCRYPTED: 'the file is not an OpenPGP message encrypted to the gateway',
   PGP_WRONG_RECIPIENT: 'the file is encrypted, but not to the gateway\'s key',
@@ -68,4 +69,32 @@ export class GatewayError extends Error {
 
 export function isGatewayError(e: unknown, code?: ErrorCode): e is GatewayError {
   return e instanceof GatewayError && (code === undefined || e.code === code);
+}
+
+const FAILURE_TEXT = {
+  STORAGE_FULL: 'espace disque insuffisant sur la passerelle, rien n\'a été publié, renvoyer plus tard / gateway storage full, nothing published, send again later',
+  GATEWAY_FAILURE: 'erreur interne de la passerelle, rien n\'a été publié / gateway error, nothing published',
+} as const;
+
+/**
+ * Whether `e` (or what caused it) says the disk is full: ENOSPC or EDQUOT from the file system,
+ * SQLITE_FULL from a store. Such a failure is the gateway's, not the file's, and goes away once
+ * the operator frees room: the partner is told to send again later, the operator what to fix.
+ */
+export function isStorageFull(e: unknown): boolean {
+  for (let c = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'STORAGE_FULL') return true;
+  }
+  return false;
+}
+
+/** The error a client is told for a failure of the gateway itself, with its fixed text (the cause stays in the logs). */
+export function gatewayFailureOf(code: keyof typeof FAILURE_TEXT, cause?: unknown): GatewayError {
+  return new GatewayError(code, FAILURE_TEXT[code], {}, cause === undefined ? undefined : { cause });
+}
+
+/** `e`, a failure of the gateway itself, as its client is told: STORAGE_FULL or GATEWAY_FAILURE. */
+export function gatewayFailure(e: unknown): GatewayError {
+  return gatewayFailureOf(isStorageFull(e) ? 'STORAGE_FULL' : 'GATEWAY_FAILURE', e);
 }

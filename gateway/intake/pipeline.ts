@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import type { AuditSink } from '../audit/events.js';
 import type { ConfigSource } from '../config/model.js';
 import { receivingGrants, sendingConventions } from '../config/conventions.js';
-import { GatewayError, type ErrorCode } from '../errors.js';
+import { GatewayError, gatewayFailure, gatewayFailureOf, type ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { DataLayout } from '../paths.js';
@@ -43,7 +43,6 @@ export interface PipelineDeps {
 }
 
 const DAY_MS = 86_400_000;
-const INTERNAL = 'erreur interne de la passerelle, rien n\'a été publié / gateway error, nothing published';
 
 /** Commits run one at a time: the duplicate check and the publication are one step. */
 class Serial {
@@ -66,24 +65,39 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
   const fileName = deliveryFileName(receivedAt, ctx.partnerId, ctx.uploadId);
   const dir = pendingDir(deps.layout, ctx.uploadId);
   const log = deps.log.child({ upload: ctx.uploadId, partner: ctx.partnerId, dataset: ctx.datasetId });
-  deps.state.recordUpload({ id: ctx.uploadId, partner: ctx.partnerId, dataset: ctx.datasetId, clientName: ctx.clientName, source: ctx.source, receivedAt: receivedAt.toISOString() });
+  try {
+    deps.state.recordUpload({ id: ctx.uploadId, partner: ctx.partnerId, dataset: ctx.datasetId, clientName: ctx.clientName, source: ctx.source, receivedAt: receivedAt.toISOString() });
+  } catch (e) {
+    // Nothing started: the SFTP layer refuses the OPEN with this (a full disk is said as such).
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'upload not recorded');
+    throw gatewayFailure(e);
+  }
 
   // Started at once: the work is done while the bytes arrive, so the verdict is ready soon after the last one.
   const work = deps.processor.start(ctx, dir, fileName);
   let settled = false;
   let received = 0;
 
-  const fail = async (code: ErrorCode, message: string, cause?: unknown): Promise<Verdict> => {
+  const fail = async (failure: GatewayError, cause?: unknown): Promise<Verdict> => {
+    const { code, message } = failure;
     log.error({ code, err: cause instanceof Error ? cause.message : String(cause) }, 'upload failed');
-    await removeTree(dir);
-    await deps.audit.append({
-      type: 'upload.failed',
-      actor: { id: ctx.partnerId, kind: 'partner', source: ctx.source },
-      outcome: 'failure',
-      refs: { uploadId: ctx.uploadId },
-      details: { dataset: ctx.datasetId, code },
-    });
-    await deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
+    // Nothing of the upload is in view whatever happens next; its failure is recorded as far as
+    // the disk allows. On a full disk the audit entry or the state may not be written: the client
+    // is still told (the verdict must not wait for room), and start-up recovery marks an upload
+    // left receiving as failed.
+    try {
+      await removeTree(dir);
+      await deps.audit.append({
+        type: 'upload.failed',
+        actor: { id: ctx.partnerId, kind: 'partner', source: ctx.source },
+        outcome: 'failure',
+        refs: { uploadId: ctx.uploadId },
+        details: { dataset: ctx.datasetId, code },
+      });
+      await deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
+    } catch (e) {
+      log.error({ code, err: e instanceof Error ? e.message : String(e) }, 'upload failure not recorded');
+    }
     return { status: 'failed', code, message };
   };
 
@@ -128,12 +142,12 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
   /** `file`: the whole file as committed (a rejected one may not have been read to its end). */
   async function verdictOf(file: { sha256: string; size: number }): Promise<Verdict> {
     const result = await work.result;
-    if (!result.ok && result.internal) return fail('GATEWAY_FAILURE', INTERNAL, result.message);
+    if (!result.ok && result.internal) return fail(gatewayFailureOf(result.code === 'STORAGE_FULL' ? 'STORAGE_FULL' : 'GATEWAY_FAILURE'), result.message);
     try {
       const found = result.ok ? result.processed : new GatewayError(result.code, result.message);
       return await serial.run(() => decide(deps, ctx, { receivedAt, fileName, ...file }, found));
     } catch (e) {
-      return fail('GATEWAY_FAILURE', INTERNAL, e);
+      return fail(gatewayFailure(e), e);
     }
   }
 }

@@ -4,7 +4,7 @@
  * another core than the SSH transports. Both give the same `UploadWork`.
  */
 import type { ErrorCode } from '../errors.js';
-import { isGatewayError } from '../errors.js';
+import { gatewayFailure, isGatewayError } from '../errors.js';
 import type { UploadContext } from './contract.js';
 import { processUpload, type ProcessEnv, type Processed } from './process.js';
 import { UploadBytes } from './upload-bytes.js';
@@ -92,10 +92,12 @@ export class Pacer {
 }
 
 export function toWorkError(e: unknown): WorkResult {
-  if (isGatewayError(e) && e.code !== 'GATEWAY_FAILURE' && e.code !== 'CONFIG_INVALID' && e.code !== 'CONFIG_UNREADABLE') {
+  if (isGatewayError(e) && e.code !== 'GATEWAY_FAILURE' && e.code !== 'STORAGE_FULL' && e.code !== 'CONFIG_INVALID' && e.code !== 'CONFIG_UNREADABLE') {
     return { ok: false, code: e.code, message: e.message.split('\n')[0] ?? e.code, internal: false };
   }
-  return { ok: false, code: 'GATEWAY_FAILURE', message: e instanceof Error ? e.message : String(e), internal: true };
+  // Crosses a thread as a message: the code says whether the disk was full (found here, where
+  // the error object is), the message is for the operator's log.
+  return { ok: false, code: gatewayFailure(e).code, message: e instanceof Error ? e.message : String(e), internal: true };
 }
 
 /** Runs one upload's work on `bytes`; shared by both processors. */

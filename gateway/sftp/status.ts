@@ -3,7 +3,7 @@
  * version every stock client speaks). The message starts with the gateway's error code so
  * a partner's batch log says what happened; French text first.
  */
-import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
+import { GatewayError, gatewayFailure, isGatewayError, isStorageFull, type ErrorCode } from '../errors.js';
 
 export const SFTP_STATUS = {
   OK: 0,
@@ -49,6 +49,9 @@ export function toSftpStatus(err: unknown): SftpStatus {
     const code = BY_CODE[err.code] ?? SFTP_STATUS.FAILURE;
     return { code, message: `${err.code}: ${oneLine(err.message || DEFAULT_TEXT[err.code] || '')}` };
   }
+  // A full disk is said as such (the partner can only wait; the operator must act); any other
+  // error's text stays in the logs.
+  if (isStorageFull(err)) return { code: SFTP_STATUS.FAILURE, message: `STORAGE_FULL: ${gatewayFailure(err).message}` };
   return { code: SFTP_STATUS.FAILURE, message: 'GATEWAY_FAILURE: erreur interne / internal error' };
 }
 

@@ -7,7 +7,7 @@ import { constants, open as openCb } from 'node:fs';
 import { rename as renameFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, gatewayFailure, isStorageFull } from '../errors.js';
 import { newId } from '../ids.js';
 import type { IntakeUpload, Verdict } from '../intake/contract.js';
 import type { VfsNode } from '../vfs/resolve.js';
@@ -44,20 +44,26 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
 
   const uploadId = newId();
   const stagingPath = join(s.deps.layout.staging, uploadId);
+  // The pipeline starts while bytes arrive, for every upload written from its first byte: a
+  // temporary name (WinSCP's .filepart, rclone's .partial) too, whose final name (the
+  // receipt's client name) comes with its RENAME. Opened first: when it cannot record the
+  // upload (a full disk), the OPEN is refused with nothing made.
+  const intake = !resume ? openIntake(s, uploadId, node.dataset, node.name) : undefined;
   let fd: number;
-  if (resume) {
-    // A new upload id for the resumed upload: the previous one was reported aborted.
-    await renameFile(resume.stagingPath, stagingPath);
-    fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_NOFOLLOW);
-  } else {
-    fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    if (resume) {
+      // A new upload id for the resumed upload: the previous one was reported aborted.
+      await renameFile(resume.stagingPath, stagingPath);
+      fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_NOFOLLOW);
+    } else {
+      fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    }
+  } catch (e) {
+    intake?.abort();
+    throw e;
   }
   const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now(), closed: false };
   s.uploads.open(partyId, node.dataset, node.name, entry);
-  // The pipeline starts while bytes arrive, for every upload written from its first byte: a
-  // temporary name (WinSCP's .filepart, rclone's .partial) too, whose final name (the
-  // receipt's client name) comes with its RENAME.
-  const intake = !resume ? openIntake(s, uploadId, node.dataset, node.name) : undefined;
   const writer = new StagingWriter(fd, stagingPath, {
     resumedSize: resume?.size ?? 0,
     // While the intake is behind, the session stops reading the client (SSH flow control,
@@ -84,7 +90,7 @@ export async function writeAt(s: SessionState, h: WriteHandle, offset: number, d
   try {
     await h.writer.write(at, data);
   } catch (err) {
-    h.failed = new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
+    h.failed = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
     throw h.failed;
   }
   h.entry.size = Math.max(h.entry.size, at + data.length);
@@ -107,10 +113,20 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
     await abandon(s, h);
     throw h.failed;
   }
-  await h.writer.sync();
-  const size = h.writer.written.end();
-  const sha256 = await h.writer.sha256(size);
-  await h.writer.closeFile(false);
+  let size: number;
+  let sha256: string;
+  try {
+    await h.writer.sync();
+    size = h.writer.written.end();
+    sha256 = await h.writer.sha256(size);
+    await h.writer.closeFile(false);
+  } catch (err) {
+    // The bytes cannot be made durable (a disk error past the last WRITE's reply, a full
+    // disk): the upload fails with nothing kept, and its name is free again.
+    h.failed = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
+    await abandon(s, h);
+    throw h.failed;
+  }
   if (h.temporary) {
     h.entry.size = size;
     h.entry.closed = true;
@@ -195,6 +211,7 @@ async function commit(
   } catch (err) {
     intake.abort();
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');
+    if (isStorageFull(err)) throw gatewayFailure(err);
     throw new GatewayError('GATEWAY_FAILURE', "erreur interne, renvoyez le fichier / internal error, send the file again", {}, { cause: err });
   }
   if (verdict.status === 'accepted' || verdict.status === 'duplicate') return verdict;

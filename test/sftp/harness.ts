@@ -60,6 +60,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** What the client helpers need of a gateway: any SFTP server with the parties' keys. */
+export type SftpTarget = Pick<Gateway, 'dir' | 'port' | 'keys' | 'knownHosts'>;
+
 export async function startGateway(limits: Partial<SftpLimits> = {}): Promise<Gateway> {
   const tmp = tempDir('passerelle-sftp-');
   const dir = tmp.path;
@@ -167,7 +170,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; cwd?: s
   });
 }
 
-export function sshOptions(gw: Gateway, party: string): string[] {
+export function sshOptions(gw: SftpTarget, party: string): string[] {
   return [
     '-i', gw.keys[party]!.privateKey,
     '-o', `UserKnownHostsFile=${gw.knownHosts}`,
@@ -179,20 +182,20 @@ export function sshOptions(gw: Gateway, party: string): string[] {
 }
 
 /** OpenSSH `sftp -b` with the given batch lines (`extra`: more ssh options, e.g. a cipher). */
-export function sftpBatch(gw: Gateway, party: string, lines: string[], cwd?: string, timeoutMs?: number, extra: readonly string[] = []): Promise<RunResult> {
+export function sftpBatch(gw: SftpTarget, party: string, lines: string[], cwd?: string, timeoutMs?: number, extra: readonly string[] = []): Promise<RunResult> {
   const batch = join(gw.dir, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(batch, lines.join('\n') + '\n');
   return run('sftp', ['-b', batch, '-P', String(gw.port), ...sshOptions(gw, party), ...extra, `${party}@127.0.0.1`], { cwd, timeoutMs });
 }
 
 /** OpenSSH `scp` (SFTP protocol, the OpenSSH 9 default). */
-export function scp(gw: Gateway, party: string, from: string, to: string): Promise<RunResult> {
+export function scp(gw: SftpTarget, party: string, from: string, to: string): Promise<RunResult> {
   const remote = (p: string): string => (p.startsWith(':') ? `${party}@127.0.0.1${p}` : p);
   return run('scp', ['-P', String(gw.port), ...sshOptions(gw, party), remote(from), remote(to)]);
 }
 
 /** lftp over sftp, its connection made by OpenSSH with the party's key. */
-export function lftp(gw: Gateway, party: string, commands: string[], timeoutMs?: number): Promise<RunResult> {
+export function lftp(gw: SftpTarget, party: string, commands: string[], timeoutMs?: number): Promise<RunResult> {
   const ssh = ['ssh', '-a', '-x', ...sshOptions(gw, party)].join(' ');
   const script = [
     `set sftp:connect-program "${ssh}"`,
@@ -206,7 +209,7 @@ export function lftp(gw: Gateway, party: string, commands: string[], timeoutMs?:
 }
 
 /** rclone with an sftp remote named `gw` (no shell commands, no remote hashing). */
-export function rclone(gw: Gateway, party: string, args: string[], timeoutMs?: number): Promise<RunResult> {
+export function rclone(gw: SftpTarget, party: string, args: string[], timeoutMs?: number): Promise<RunResult> {
   const conf = join(gw.dir, `rclone-${party}.conf`);
   writeFileSync(
     conf,

@@ -16,4 +16,5 @@ export type FromSealWorker =
   | { type: 'ack'; id: number; consumed: number }
   /** A file job is complete and durable. */
   | { type: 'sealed'; id: number; sha256: string; size: number }
-  | { type: 'error'; id: number; message: string };
+  /** `code`: the error's system code (ENOSPC…), which a message would otherwise lose. */
+  | { type: 'error'; id: number; message: string; code?: string };

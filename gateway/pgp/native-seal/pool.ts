@@ -53,6 +53,11 @@ function removeJob(slot: Slot, id: number): boolean {
   return had;
 }
 
+/** A sealing thread's error as an Error again, with its code (a full disk must stay one). */
+function threadError(m: { message: string; code?: string }): Error {
+  return Object.assign(new Error(m.message), m.code === undefined ? {} : { code: m.code });
+}
+
 function failure(e: unknown): GatewayError {
   if (isGatewayError(e)) return e;
   return new GatewayError('GATEWAY_FAILURE', 'chiffrement pour le destinataire impossible / cannot encrypt for the recipient', {}, { cause: e });
@@ -104,7 +109,7 @@ export function createSealPool(size: number): SealPool {
     const fail = (e: unknown): void => { out.destroy(failure(e)); }; // destroy tells the worker
     const job: Job = {
       onMessage(m) {
-        if (m.type === 'error') { fail(new Error(m.message)); return; }
+        if (m.type === 'error') { fail(threadError(m)); return; }
         if (m.type !== 'out' && m.type !== 'done') return; // file jobs only
         if (m.chunk !== null && m.chunk.byteLength > 0 && !out.push(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength))) wanted = false;
         if (m.type === 'done') { removeJob(slot, id); out.push(null); return; }
@@ -150,7 +155,7 @@ export function createSealPool(size: number): SealPool {
     };
     addJob(slot, id, {
       onMessage(m) {
-        if (m.type === 'error') fail(new Error(m.message));
+        if (m.type === 'error') fail(threadError(m));
         else if (m.type === 'ack') {
           inflight -= m.consumed;
           if (inflight <= MAX_INFLIGHT / 2) room?.();

@@ -127,6 +127,7 @@ port.on('message', (m: ToSealWorker) => {
     } catch {
       // the error reported is the first one
     }
-    port.postMessage({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) } satisfies FromSealWorker);
+    const code = (e as { code?: unknown } | null)?.code;
+    port.postMessage({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) } satisfies FromSealWorker);
   }
 });

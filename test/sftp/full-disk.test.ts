@@ -1,0 +1,155 @@
+/**
+ * A full disk seen by real clients (security.md invariants 3 and 6): the whole gateway (the
+ * `passerelle demo` process) runs with its data directory on a small tmpfs of its own, filled
+ * by the test. An upload that finds no room fails to the client, with STORAGE_FULL where the
+ * client shows the server's message (lftp), publishes nothing, and the same upload goes through
+ * once room is freed, without a restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeExport } from '../../bench/intake.js';
+import { DEFAULT_LIMITS } from '../../gateway/config/defaults.js';
+import { projectRoot } from '../../gateway/config/project.js';
+import { readGatewayPgp } from '../../gateway/kit/inputs.js';
+import { inside, spawnOnTmpfs, type NamespacedChild } from '../helpers/tmpfs.js';
+import { filesUnder } from '../intake/invariants.js';
+import { gpg } from '../intake/pipeline-harness.js';
+import { lftp, sftpBatch, type SftpTarget } from './harness.js';
+
+const ROOT = projectRoot();
+const PARTNER = 'police-nationale';
+const TMPFS_BYTES = 48 << 20;
+
+let dir: string;
+let mount: string;
+let child: NamespacedChild;
+let gw: SftpTarget;
+let sealed: string;
+let stdout = '';
+
+/** Leaves about `room` bytes free on the gateway's disk (a filler file takes the rest). */
+function leaveRoom(room: number): void {
+  const filler = inside(child.pid!, join(mount, 'filler'));
+  rmSync(filler, { force: true });
+  const s = statfsSync(inside(child.pid!, mount));
+  const fill = s.bavail * s.bsize - room;
+  if (fill > 0) execFileSync('fallocate', ['-l', String(fill), filler]);
+}
+
+function seen(sub: string): string[] {
+  return filesUnder(inside(child.pid!, join(mount, 'data', sub)));
+}
+
+function acceptedReceipts(): number {
+  return seen('receipts')
+    .filter((f) => f.endsWith('.json'))
+    .filter((f) => (JSON.parse(readFileSync(f, 'utf8')) as { status?: string }).status === 'accepted').length;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'passerelle-sftp-fulldisk-'));
+  mount = join(dir, 'var');
+  mkdirSync(mount);
+  child = spawnOnTmpfs(mount, TMPFS_BYTES, process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli', 'main.ts'), 'demo'], {
+    cwd: ROOT,
+    env: { ...process.env, PASSERELLE_DATA: join(mount, 'data'), PASSERELLE_SFTP_PORT: '0', PASSERELLE_ADMIN_PORT: '0', PASSERELLE_LOG_LEVEL: 'error' },
+  });
+  child.stdin.end();
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (stdout.includes('Ctrl-C')) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(t);
+      reject(new Error(`demo exited early (${code}): ${stdout}${stderr}`));
+    });
+  });
+  const port = Number(/sftp -i \S+ -P (\d+) police-nationale@/.exec(stdout)?.[1]);
+  const line = /known_hosts\s+(\[127\.0\.0\.1\]:\d+ ssh-ed25519 \S+)/.exec(stdout)?.[1];
+  if (!port || !line) throw new Error(`no port or host key line in: ${stdout}`);
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `${line}\n`);
+  const identity = join(dir, 'id_partner');
+  copyFileSync(join(ROOT, 'keys-example', PARTNER, 'ssh_ed25519'), identity);
+  chmodSync(identity, 0o600);
+  gw = { dir, port, knownHosts, keys: { [PARTNER]: { privateKey: identity, publicKey: `${identity}.pub`, publicLine: '' } } };
+
+  // A 1 MiB export, signed and encrypted by the partner's demo key with GnuPG.
+  const home = join(dir, 'gnupg');
+  mkdirSync(home, { mode: 0o700 });
+  gpg(home, ['--import', join(ROOT, 'keys-example', PARTNER, 'pgp.sec.asc'), join(ROOT, 'keys-example', 'gateway', 'pgp.pub.asc')]);
+  const plain = join(dir, 'export.csv');
+  await writeExport(plain, 1 << 20, 'FULL');
+  sealed = `${plain}.gpg`;
+  const gatewayKey = (await readGatewayPgp(join(ROOT, 'keys-example', 'gateway', 'pgp.pub.asc'))).fingerprint;
+  gpg(home, ['--compress-algo', 'none', '--recipient', gatewayKey, '--sign', '--encrypt', '--output', sealed, plain]);
+}, 60_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a full disk under real SFTP clients', () => {
+  it('no room at all: logins are refused (no access without its audit entry), and not held against the partner', async () => {
+    leaveRoom(0);
+    // More refusals than the ban threshold: a source is banned for failed keys, not for this.
+    for (let i = 0; i <= DEFAULT_LIMITS.banAfterFailures; i++) {
+      const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/a.csv.gpg`]);
+      expect(r.code).toBe(255);
+      expect(r.stderr).toMatch(/Permission denied/);
+    }
+    expect(seen('outbox')).toEqual([]);
+    expect(child.exitCode).toBeNull();
+  }, 60_000);
+
+  it('room to log in but not for the upload: its WRITEs fail, lftp says STORAGE_FULL, nothing is published', async () => {
+    leaveRoom(512 << 10);
+    const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/b.csv.gpg`]);
+    expect(r.code).toBe(1);
+    leaveRoom(512 << 10);
+    const l = await lftp(gw, PARTNER, [`put ${sealed} -o /inbox/faits-4001/b.csv.gpg`]);
+    expect(l.code).toBe(1);
+    expect(l.stderr + l.stdout).toMatch(/STORAGE_FULL/);
+    expect(seen('outbox')).toEqual([]);
+    expect(acceptedReceipts()).toBe(0);
+  }, 60_000);
+
+  it('room for the upload but not for its deliveries: the verdict is STORAGE_FULL, nothing is published', async () => {
+    // The staging copy fits (the file is ~1 MiB), the sealed deliveries (~7 MB) do not.
+    leaveRoom(3 << 20);
+    const l = await lftp(gw, PARTNER, [`put ${sealed} -o /inbox/faits-4001/c.csv.gpg`]);
+    expect(l.code).toBe(1);
+    expect(l.stderr + l.stdout).toMatch(/STORAGE_FULL/);
+    const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/d.csv.gpg`]);
+    expect(r.code).toBe(1);
+    expect(seen('outbox')).toEqual([]);
+    expect(seen('pending')).toEqual([]);
+    expect(acceptedReceipts()).toBe(0);
+  }, 60_000);
+
+  it('once room is freed, the same file goes through without a restart', async () => {
+    rmSync(inside(child.pid!, join(mount, 'filler')), { force: true });
+    const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/e.csv.gpg`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(acceptedReceipts()).toBe(1);
+    expect(seen('outbox').filter((f) => f.endsWith('.ndjson.pgp')).length).toBeGreaterThanOrEqual(2);
+    // Nothing of the failed attempts is left in staging: each failed at its commit point or
+    // before (a full disk is not a dropped connection: nothing is kept for a resume).
+    expect(seen('staging')).toEqual([]);
+  }, 60_000);
+});
