@@ -38,6 +38,17 @@ describe('toSftpStatus', () => {
   it('never leaks the text of an unexpected error', () => {
     expect(toSftpStatus(new Error('/var/lib/secret path'))).toEqual({ code: SFTP_STATUS.FAILURE, message: 'GATEWAY_FAILURE: erreur interne / internal error' });
   });
+  it('says a full disk as such, wherever it is found, and still not the system text', () => {
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, open '/var/lib/passerelle/staging/x'"), { code: 'ENOSPC' });
+    const sqlite = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    for (const e of [enospc, sqlite, new GatewayError('GATEWAY_FAILURE', 'wrapped', {}, { cause: enospc }), new Error('outer', { cause: new Error('mid', { cause: sqlite }) })]) {
+      const st = toSftpStatus(e);
+      expect(st.code).toBe(SFTP_STATUS.FAILURE);
+      expect(st.message).toMatch(/^STORAGE_FULL: espace disque insuffisant .* \/ gateway storage full/);
+      expect(st.message).not.toMatch(/var\/lib|ENOSPC|database/);
+    }
+    expect(toSftpStatus(Object.assign(new Error('EIO'), { code: 'EIO' })).message).toMatch(/^GATEWAY_FAILURE/);
+  });
 });
 
 describe('StagingWriter', () => {
