@@ -106,6 +106,20 @@ describe.each([
     nothingPublishedFor(again.uploadId);
   });
 
+  it('the same file sent four times at once: one acceptance, three duplicates, one set of deliveries', async () => {
+    const before = outboxFiles('ludres', 'faits-4001').length;
+    const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
+    const verdicts = await Promise.all([0, 1, 2, 3].map(() => h.upload('police-nationale', 'faits-4001', sealed)));
+    const accepted = verdicts.filter((v) => v.status === 'accepted');
+    expect(accepted.length).toBe(1);
+    expect(verdicts.filter((v) => v.status === 'duplicate').length).toBe(3);
+    for (const v of verdicts) if (v.status === 'duplicate') {
+      expect(receipt('police-nationale', v.uploadId)['duplicate_of']).toBe(accepted[0]!.uploadId);
+      nothingPublishedFor(v.uploadId);
+    }
+    expect(outboxFiles('ludres', 'faits-4001').length).toBe(before + 2);
+  });
+
   it('rejects a file signed by another partner and publishes nothing but the receipt', async () => {
     const v = await h.upload('police-nationale', 'faits-4001', h.seal('bailleur-social', fixture('faits-4001.csv')));
     expect(v.status).toBe('rejected');
