@@ -98,3 +98,17 @@ export function gatewayFailureOf(code: keyof typeof FAILURE_TEXT, cause?: unknow
 export function gatewayFailure(e: unknown): GatewayError {
   return gatewayFailureOf(isStorageFull(e) ? 'STORAGE_FULL' : 'GATEWAY_FAILURE', e);
 }
+
+/**
+ * For the operator's log: the message of `e` and of each cause under it ("cannot encrypt for the
+ * recipient: Could not find valid encryption key packet…"), so that a wrapped error still says
+ * what went wrong. Never sent to a client.
+ */
+export function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 5; c = c instanceof Error ? c.cause : undefined, depth++) {
+    const text = c instanceof Error ? c.message : String(c);
+    if (text !== '' && !parts.includes(text)) parts.push(text);
+  }
+  return parts.join(': ');
+}

@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import type { AuditSink } from '../audit/events.js';
 import type { ConfigSource } from '../config/model.js';
 import { receivingGrants, sendingConventions } from '../config/conventions.js';
-import { GatewayError, gatewayFailure, gatewayFailureOf, type ErrorCode } from '../errors.js';
+import { describeError, GatewayError, gatewayFailure, gatewayFailureOf, type ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { DataLayout } from '../paths.js';
@@ -69,7 +69,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
     deps.state.recordUpload({ id: ctx.uploadId, partner: ctx.partnerId, dataset: ctx.datasetId, clientName: ctx.clientName, source: ctx.source, receivedAt: receivedAt.toISOString() });
   } catch (e) {
     // Nothing started: the SFTP layer refuses the OPEN with this (a full disk is said as such).
-    log.error({ err: e instanceof Error ? e.message : String(e) }, 'upload not recorded');
+    log.error({ err: describeError(e) }, 'upload not recorded');
     throw gatewayFailure(e);
   }
 
@@ -80,7 +80,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
 
   const fail = async (failure: GatewayError, cause?: unknown): Promise<Verdict> => {
     const { code, message } = failure;
-    log.error({ code, err: cause instanceof Error ? cause.message : String(cause) }, 'upload failed');
+    log.error({ code, err: describeError(cause) }, 'upload failed');
     // Nothing of the upload is in view whatever happens next; its failure is recorded as far as
     // the disk allows. On a full disk the audit entry or the state may not be written: the client
     // is still told (the verdict must not wait for room), and start-up recovery marks an upload
@@ -96,7 +96,7 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
       });
       await deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message });
     } catch (e) {
-      log.error({ code, err: e instanceof Error ? e.message : String(e) }, 'upload failure not recorded');
+      log.error({ code, err: describeError(e) }, 'upload failure not recorded');
     }
     return { status: 'failed', code, message };
   };

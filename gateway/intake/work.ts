@@ -4,7 +4,7 @@
  * another core than the SSH transports. Both give the same `UploadWork`.
  */
 import type { ErrorCode } from '../errors.js';
-import { gatewayFailure, isGatewayError } from '../errors.js';
+import { describeError, gatewayFailure, isGatewayError } from '../errors.js';
 import type { UploadContext } from './contract.js';
 import { processUpload, type ProcessEnv, type Processed } from './process.js';
 import { UploadBytes } from './upload-bytes.js';
@@ -97,7 +97,7 @@ export function toWorkError(e: unknown): WorkResult {
   }
   // Crosses a thread as a message: the code says whether the disk was full (found here, where
   // the error object is), the message is for the operator's log.
-  return { ok: false, code: gatewayFailure(e).code, message: e instanceof Error ? e.message : String(e), internal: true };
+  return { ok: false, code: gatewayFailure(e).code, message: describeError(e), internal: true };
 }
 
 /** Runs one upload's work on `bytes`; shared by both processors. */

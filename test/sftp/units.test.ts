@@ -2,7 +2,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../gateway/errors.js';
+import { describeError, GatewayError } from '../../gateway/errors.js';
 import { IntervalSet } from '../../gateway/sftp/intervals.js';
 import { StagingWriter } from '../../gateway/sftp/staging-writer.js';
 import { readAt } from '../../gateway/sftp/files.js';
@@ -48,6 +48,19 @@ describe('toSftpStatus', () => {
       expect(st.message).not.toMatch(/var\/lib|ENOSPC|database/);
     }
     expect(toSftpStatus(Object.assign(new Error('EIO'), { code: 'EIO' })).message).toMatch(/^GATEWAY_FAILURE/);
+  });
+});
+
+describe('describeError (operators\' log)', () => {
+  it('says every cause under a wrapper, once each, and stops at a bounded depth', () => {
+    const inner = new Error('Could not find valid encryption key packet: Subkey is expired');
+    const wrapped = new GatewayError('GATEWAY_FAILURE', 'chiffrement pour le destinataire impossible', {}, { cause: inner });
+    expect(describeError(wrapped)).toBe('chiffrement pour le destinataire impossible: Could not find valid encryption key packet: Subkey is expired');
+    expect(describeError(new Error('same', { cause: new Error('same') }))).toBe('same');
+    expect(describeError('text')).toBe('text');
+    let deep: Error = new Error('e0');
+    for (let i = 1; i < 20; i++) deep = new Error(`e${i}`, { cause: deep });
+    expect(describeError(deep).split(': ').length).toBe(5);
   });
 });
 
