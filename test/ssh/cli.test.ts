@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../gateway/config/project.js';
+import { startDemoProcess } from '../helpers/demo-process.js';
 
 const ROOT = projectRoot();
 
@@ -95,4 +96,23 @@ describe('passerelle demo (the real CLI process)', () => {
     expect(await exited).toBe(0);
     expect(await readdir(join(dir, 'var'))).toEqual(expect.arrayContaining(['audit', 'outbox', 'staging']));
   });
+});
+
+describe('passerelle demo stopped the moment it says it is up', () => {
+  it('a SIGTERM sent on seeing its banner closes it cleanly (8 processes)', async () => {
+    // It used to print the banner, then listen for signals: a stop sent on reading the banner
+    // could land in between and kill it outright (1 in 8 here).
+    const dir = await mkdtemp(join(tmpdir(), 'passerelle-sigterm-'));
+    try {
+      const codes = await Promise.all(
+        [0, 1, 2, 3, 4, 5, 6, 7].map(async (i) => {
+          const demo = await startDemoProcess(join(dir, `data-${i}`));
+          return { code: await demo.stop(), signal: (await demo.exited).signal };
+        }),
+      );
+      expect(codes).toEqual(Array.from({ length: 8 }, () => ({ code: 0, signal: null })));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -42,6 +42,9 @@ export async function run(argv: string[]): Promise<number> {
   const { host, port } = gateway.sftp;
   const keyOf = (party: string): string => relative(process.cwd(), join(keysDir, party, 'ssh_ed25519')) || join(keysDir, party, 'ssh_ed25519');
   const sftp = (party: string): string => `sftp -i ${keyOf(party)} -P ${port} ${party}@${host}`;
+  // Listening for signals before saying it is up: whoever reads these lines may stop it at once
+  // (a SIGTERM sent on seeing them killed it outright once in eight tries).
+  const served = serveUntilSignal(running, 'passerelle demo');
   process.stdout.write(
     [
       'Passerelle — démonstration Métropole du Grand Nancy (clés de démonstration, ne rien y confier de réel)',
@@ -61,5 +64,5 @@ export async function run(argv: string[]): Promise<number> {
       '',
     ].join('\n'),
   );
-  return serveUntilSignal(running, 'passerelle demo');
+  return served;
 }

@@ -25,6 +25,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const running = await withAdminUi(await startGateway({ configFile: values.config, demo: false }), false);
+  // Listening for signals before saying it is up: whoever reads that line may stop it at once.
+  const served = serveUntilSignal(running, 'passerelle');
   process.stdout.write(['Passerelle démarrée / started', ...startLines(running), ''].join('\n'));
-  return serveUntilSignal(running, 'passerelle');
+  return served;
 }
