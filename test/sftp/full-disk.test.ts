@@ -6,15 +6,16 @@
  * once room is freed, without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeExport } from '../../bench/intake.js';
 import { DEFAULT_LIMITS } from '../../gateway/config/defaults.js';
 import { projectRoot } from '../../gateway/config/project.js';
 import { readGatewayPgp } from '../../gateway/kit/inputs.js';
-import { inside, spawnOnTmpfs, type NamespacedChild } from '../helpers/tmpfs.js';
+import { startDemoProcess, demoTarget, type DemoProcess } from '../helpers/demo-process.js';
+import { inside, spawnOnTmpfs } from '../helpers/tmpfs.js';
 import { filesUnder } from '../intake/invariants.js';
 import { gpg } from '../intake/pipeline-harness.js';
 import { lftp, sftpBatch, type SftpTarget } from './harness.js';
@@ -25,10 +26,10 @@ const TMPFS_BYTES = 48 << 20;
 
 let dir: string;
 let mount: string;
-let child: NamespacedChild;
+let demo: DemoProcess;
+let child: ChildProcess;
 let gw: SftpTarget;
 let sealed: string;
-let stdout = '';
 
 /** Leaves about `room` bytes free on the gateway's disk (a filler file takes the rest). */
 function leaveRoom(room: number): void {
@@ -53,36 +54,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'passerelle-sftp-fulldisk-'));
   mount = join(dir, 'var');
   mkdirSync(mount);
-  child = spawnOnTmpfs(mount, TMPFS_BYTES, process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli', 'main.ts'), 'demo'], {
-    cwd: ROOT,
-    env: { ...process.env, PASSERELLE_DATA: join(mount, 'data'), PASSERELLE_SFTP_PORT: '0', PASSERELLE_ADMIN_PORT: '0', PASSERELLE_LOG_LEVEL: 'error' },
-  });
-  child.stdin.end();
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  await new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (stdout.includes('Ctrl-C')) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(t);
-      reject(new Error(`demo exited early (${code}): ${stdout}${stderr}`));
-    });
-  });
-  const port = Number(/sftp -i \S+ -P (\d+) police-nationale@/.exec(stdout)?.[1]);
-  const line = /known_hosts\s+(\[127\.0\.0\.1\]:\d+ ssh-ed25519 \S+)/.exec(stdout)?.[1];
-  if (!port || !line) throw new Error(`no port or host key line in: ${stdout}`);
-  const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `${line}\n`);
-  const identity = join(dir, 'id_partner');
-  copyFileSync(join(ROOT, 'keys-example', PARTNER, 'ssh_ed25519'), identity);
-  chmodSync(identity, 0o600);
-  gw = { dir, port, knownHosts, keys: { [PARTNER]: { privateKey: identity, publicKey: `${identity}.pub`, publicLine: '' } } };
+  demo = await startDemoProcess(join(mount, 'data'), (command, args, opts) => spawnOnTmpfs(mount, TMPFS_BYTES, command, args, opts));
+  child = demo.child;
+  gw = demoTarget(demo, dir, PARTNER);
 
   // A 1 MiB export, signed and encrypted by the partner's demo key with GnuPG.
   const home = join(dir, 'gnupg');
@@ -98,7 +72,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (child && child.exitCode === null) {
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await demo.exited;
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -148,8 +122,10 @@ describe('a full disk under real SFTP clients', () => {
     expect(r.code).toBe(0);
     expect(acceptedReceipts()).toBe(1);
     expect(seen('outbox').filter((f) => f.endsWith('.ndjson.pgp')).length).toBeGreaterThanOrEqual(2);
-    // Nothing of the failed attempts is left in staging: each failed at its commit point or
-    // before (a full disk is not a dropped connection: nothing is kept for a resume).
+    // Nothing of the failed attempts is left in staging (a full disk is not a dropped
+    // connection: nothing is kept for a resume). A client that quits on a failed WRITE without
+    // its CLOSE leaves the cleanup to the end of its session, which may come a moment later.
+    for (const until = Date.now() + 10_000; seen('staging').length > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     expect(seen('staging')).toEqual([]);
   }, 60_000);
 });
