@@ -1,4 +1,4 @@
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../gateway/config/project.js';
-import { startDemoProcess } from '../helpers/demo-process.js';
+import { startDemoProcess, type DemoProcess } from '../helpers/demo-process.js';
 
 const ROOT = projectRoot();
 
@@ -24,31 +24,16 @@ function sftpBatch(cmdline: string, knownHosts: string, batch: string): Promise<
 
 describe('passerelle demo (the real CLI process)', () => {
   let dir: string;
-  let child: ReturnType<typeof spawn>;
+  let demo: DemoProcess;
   let out = '';
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'passerelle-demo-'));
-    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli', 'main.ts'), 'demo'], {
-      cwd: ROOT,
-      env: { ...process.env, PASSERELLE_DATA: join(dir, 'var'), PASSERELLE_SFTP_PORT: '0', PASSERELLE_ADMIN_PORT: '0', PASSERELLE_LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    exited = new Promise((r) => child.on('exit', (code) => r(code)));
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (out.includes('Ctrl-C')) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 50);
-      void exited.then((code) => reject(new Error(`demo exited early (${code}): ${out}`)));
-    });
+    demo = await startDemoProcess(join(dir, 'var'));
+    out = demo.output();
   });
   afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (demo.child.exitCode === null) demo.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -92,8 +77,7 @@ describe('passerelle demo (the real CLI process)', () => {
   });
 
   it('stops cleanly on SIGTERM, with exit code 0, its data under PASSERELLE_DATA', async () => {
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await demo.stop()).toBe(0);
     expect(await readdir(join(dir, 'var'))).toEqual(expect.arrayContaining(['audit', 'outbox', 'staging']));
   });
 });
