@@ -13,6 +13,7 @@ import session from 'express-session';
 import helmet from 'helmet';
 import type { AuditSink } from '../../gateway/audit/events.js';
 import type { ConfigSource } from '../../gateway/config/model.js';
+import { isStorageFull } from '../../gateway/errors.js';
 import type { Logger } from '../../gateway/log.js';
 import { accountHandlers } from './accounts.js';
 import { actorOf, langOf, LANG_COOKIE, qs, viewContext } from './context.js';
@@ -207,6 +208,12 @@ export function createAdminApp(deps: AdminAppDeps): express.Application {
     deps.log.error({ ref, status, path: req.path, err: err instanceof Error ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code } : String(err) }, 'admin UI error');
     if (res.headersSent) return void res.destroy();
     const c = viewContext(req, res, lang, deps.demo);
+    // A full disk is said as such: nothing that needs an audit entry can happen until room is
+    // freed, and the operator must know that rather than look up a reference.
+    if (isStorageFull(err)) {
+      const text = t(c.lang, 'err_storage_full', { ref });
+      return void res.status(503).type('html').send(message(c, text, text));
+    }
     const text = status < 500 ? t(c.lang, status === 404 ? 'err_not_found' : 'err_bad_request') : t(c.lang, 'err_internal', { ref });
     res.status(status < 500 && status >= 400 ? status : 500).type('html').send(message(c, text, text));
   });

@@ -133,6 +133,7 @@ const FR = {
   err_csrf: 'Jeton anti-CSRF absent ou invalide. Rechargez la page.',
   err_bad_request: 'Requête invalide.',
   err_internal: 'Erreur interne ({ref}).',
+  err_storage_full: 'Espace disque insuffisant sur la passerelle : rien n\'a été fait, faute de pouvoir l\'inscrire au journal d\'audit. Libérez de la place dans le répertoire de données ({ref}).',
   yes: 'oui',
   no: 'non',
 } as const;
@@ -270,6 +271,7 @@ const EN: Record<MessageKey, string> = {
   err_csrf: 'Missing or invalid CSRF token. Reload the page.',
   err_bad_request: 'Bad request.',
   err_internal: 'Internal error ({ref}).',
+  err_storage_full: 'The gateway\'s disk is full: nothing was done, as it could not be written to the audit trail. Free some room in the data directory ({ref}).',
   yes: 'yes',
   no: 'no',
 };

@@ -75,11 +75,16 @@ export class ArrayAuditData implements AuditSink, AuditReader {
     return { index, leafHash: leaf.toString('hex') };
   }
 
+  /** Test hook: appends fail with this while set, as the real log's do on a full disk. */
+  failing: Error | undefined;
+
   async append(event: AuditEvent): Promise<AuditReceipt> {
+    if (this.failing) throw this.failing;
     return this.add(event);
   }
 
   async appendAll(events: readonly AuditEvent[]): Promise<AuditReceipt[]> {
+    if (this.failing) throw this.failing;
     return events.map((e) => this.add(e));
   }
 

@@ -300,3 +300,33 @@ describe('listener', () => {
     expect(plain).not.toBe(200);
   });
 });
+
+describe('a full disk (the audit trail cannot be written)', () => {
+  it('a login is refused with 503 and says why, in French first; it works again once the trail can be written', async () => {
+    const client = new Client(fx.url);
+    fx.audit.failing = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    try {
+      const r = await client.login(fx.accounts.dpo);
+      expect(r.status).toBe(503);
+      expect(r.body).toContain('Espace disque insuffisant sur la passerelle');
+      expect(r.body).not.toContain('database or disk is full');
+    } finally {
+      fx.audit.failing = undefined;
+    }
+    const again = await new Client(fx.url).login(fx.accounts.dpo);
+    expect(again.status).toBe(303);
+  });
+
+  it('any other failure stays an internal error with a reference only', async () => {
+    const client = new Client(fx.url);
+    fx.audit.failing = new Error('/var/lib/passerelle/audit: EIO');
+    try {
+      const r = await client.login(fx.accounts.dpo);
+      expect(r.status).toBe(500);
+      expect(r.body).toMatch(/Erreur interne \([0-9a-f]{12}\)/);
+      expect(r.body).not.toContain('/var/lib');
+    } finally {
+      fx.audit.failing = undefined;
+    }
+  });
+});
