@@ -85,8 +85,8 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
     // the disk allows. On a full disk the audit entry or the state may not be written: the client
     // is still told (the verdict must not wait for room), and start-up recovery marks an upload
     // left receiving as failed.
+    await removeTree(dir).catch((e: unknown) => log.error({ err: describeError(e) }, 'pending files not removed'));
     try {
-      await removeTree(dir);
       await deps.audit.append({
         type: 'upload.failed',
         actor: { id: ctx.partnerId, kind: 'partner', source: ctx.source },

@@ -109,7 +109,7 @@ export function parisDay(at: Date): string {
  * file, so nobody can aim ids at one slot. A false repeat needs two ids with the same 64-bit
  * fingerprint: below one in a million for 5 M records, and resending draws new seeds.
  *
- * The slots are split over SHARDS small open-addressing tables picked by the first hash's top
+ * The slots are split over 1024 small open-addressing tables picked by the first hash's top
  * bits, each growing by half on its own once 80 % full: one table doubling at 4 M ids held its
  * old 32 MiB and its new 64 MiB at once, and sat at 47 % full after (256 MiB CSV export,
  * standalone gateway: 73 MiB of its peak RSS). Tables stay under glibc's 128 KiB mmap threshold
