@@ -90,11 +90,16 @@ export async function writeAt(s: SessionState, h: WriteHandle, offset: number, d
   try {
     await h.writer.write(at, data);
   } catch (err) {
-    h.failed = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
+    h.failed = writeFailure(err);
     throw h.failed;
   }
   h.entry.size = Math.max(h.entry.size, at + data.length);
   h.entry.mtimeMs = Date.now();
+}
+
+/** A staging write or sync that failed: a full disk said as such, anything else as a failed write. */
+function writeFailure(err: unknown): GatewayError {
+  return isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
 }
 
 function incomplete(): GatewayError {
@@ -123,7 +128,7 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
   } catch (err) {
     // The bytes cannot be made durable (a disk error past the last WRITE's reply, a full
     // disk): the upload fails with nothing kept, and its name is free again.
-    h.failed = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
+    h.failed = writeFailure(err);
     await abandon(s, h);
     throw h.failed;
   }
