@@ -22,7 +22,15 @@ import { lftp, sftpBatch, type SftpTarget } from './harness.js';
 
 const ROOT = projectRoot();
 const PARTNER = 'police-nationale';
-const TMPFS_BYTES = 48 << 20;
+const TMPFS_BYTES = 256 << 20;
+const EXPORT_BYTES = 16 << 20;
+/**
+ * Room enough for a login (its audit entries, and a checkpoint of the audit log's WAL into its
+ * database, up to 4 MiB at once) but not for the upload's staging copy; then room for the
+ * staging copy and that slack, but not for the sealed deliveries (about 7 times the export).
+ */
+const ROOM_LOGIN_ONLY = 8 << 20;
+const ROOM_STAGING_ONLY = 32 << 20;
 
 let dir: string;
 let mount: string;
@@ -31,8 +39,13 @@ let child: ChildProcess;
 let gw: SftpTarget;
 let sealed: string;
 
-/** Leaves about `room` bytes free on the gateway's disk (a filler file takes the rest). */
-function leaveRoom(room: number): void {
+/**
+ * Leaves about `room` bytes free on the gateway's disk (a filler file takes the rest), once the
+ * previous attempt's files are cleaned up (they would free more room after the measure).
+ */
+async function leaveRoom(room: number): Promise<void> {
+  await settled('pending');
+  await settled('staging');
   const filler = inside(child.pid!, join(mount, 'filler'));
   rmSync(filler, { force: true });
   const s = statfsSync(inside(child.pid!, mount));
@@ -42,6 +55,17 @@ function leaveRoom(room: number): void {
 
 function seen(sub: string): string[] {
   return filesUnder(inside(child.pid!, join(mount, 'data', sub)));
+}
+
+/**
+ * What is left under `sub` once the gateway has finished cleaning up (10 s at most). A failed
+ * WRITE aborts the upload's pipeline, which removes its pending files once its sealing threads
+ * have stopped, after the client has had its answer; a client that quits without its CLOSE
+ * leaves its upload to the end of its session.
+ */
+async function settled(sub: string): Promise<string[]> {
+  for (const until = Date.now() + 10_000; seen(sub).length > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  return seen(sub);
 }
 
 function acceptedReceipts(): number {
@@ -58,12 +82,12 @@ beforeAll(async () => {
   child = demo.child;
   gw = demoTarget(demo, dir, PARTNER);
 
-  // A 1 MiB export, signed and encrypted by the partner's demo key with GnuPG.
+  // An export signed and encrypted by the partner's demo key with GnuPG.
   const home = join(dir, 'gnupg');
   mkdirSync(home, { mode: 0o700 });
   gpg(home, ['--import', join(ROOT, 'keys-example', PARTNER, 'pgp.sec.asc'), join(ROOT, 'keys-example', 'gateway', 'pgp.pub.asc')]);
   const plain = join(dir, 'export.csv');
-  await writeExport(plain, 1 << 20, 'FULL');
+  await writeExport(plain, EXPORT_BYTES, 'FULL');
   sealed = `${plain}.gpg`;
   const gatewayKey = (await readGatewayPgp(join(ROOT, 'keys-example', 'gateway', 'pgp.pub.asc'))).fingerprint;
   gpg(home, ['--compress-algo', 'none', '--recipient', gatewayKey, '--sign', '--encrypt', '--output', sealed, plain]);
@@ -79,7 +103,7 @@ afterAll(async () => {
 
 describe('a full disk under real SFTP clients', () => {
   it('no room at all: logins are refused (no access without its audit entry), and not held against the partner', async () => {
-    leaveRoom(0);
+    await leaveRoom(0);
     // More refusals than the ban threshold: a source is banned for failed keys, not for this.
     for (let i = 0; i <= DEFAULT_LIMITS.banAfterFailures; i++) {
       const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/a.csv.gpg`]);
@@ -91,10 +115,11 @@ describe('a full disk under real SFTP clients', () => {
   }, 60_000);
 
   it('room to log in but not for the upload: its WRITEs fail, lftp says STORAGE_FULL, nothing is published', async () => {
-    leaveRoom(512 << 10);
+    await leaveRoom(ROOM_LOGIN_ONLY);
     const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/b.csv.gpg`]);
     expect(r.code).toBe(1);
-    leaveRoom(512 << 10);
+    // Each attempt leaves the databases' logs a little longer: the same room again.
+    await leaveRoom(ROOM_LOGIN_ONLY);
     const l = await lftp(gw, PARTNER, [`put ${sealed} -o /inbox/faits-4001/b.csv.gpg`]);
     expect(l.code).toBe(1);
     expect(l.stderr + l.stdout).toMatch(/STORAGE_FULL/);
@@ -103,15 +128,16 @@ describe('a full disk under real SFTP clients', () => {
   }, 60_000);
 
   it('room for the upload but not for its deliveries: the verdict is STORAGE_FULL, nothing is published', async () => {
-    // The staging copy fits (the file is ~1 MiB), the sealed deliveries (~7 MB) do not.
-    leaveRoom(3 << 20);
+    await leaveRoom(ROOM_STAGING_ONLY);
     const l = await lftp(gw, PARTNER, [`put ${sealed} -o /inbox/faits-4001/c.csv.gpg`]);
     expect(l.code).toBe(1);
     expect(l.stderr + l.stdout).toMatch(/STORAGE_FULL/);
+    // Each attempt leaves the databases' logs a little longer: the same room again.
+    await leaveRoom(ROOM_STAGING_ONLY);
     const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/d.csv.gpg`]);
     expect(r.code).toBe(1);
     expect(seen('outbox')).toEqual([]);
-    expect(seen('pending')).toEqual([]);
+    expect(await settled('pending')).toEqual([]);
     expect(acceptedReceipts()).toBe(0);
   }, 60_000);
 
@@ -123,9 +149,7 @@ describe('a full disk under real SFTP clients', () => {
     expect(acceptedReceipts()).toBe(1);
     expect(seen('outbox').filter((f) => f.endsWith('.ndjson.pgp')).length).toBeGreaterThanOrEqual(2);
     // Nothing of the failed attempts is left in staging (a full disk is not a dropped
-    // connection: nothing is kept for a resume). A client that quits on a failed WRITE without
-    // its CLOSE leaves the cleanup to the end of its session, which may come a moment later.
-    for (const until = Date.now() + 10_000; seen('staging').length > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-    expect(seen('staging')).toEqual([]);
+    // connection: nothing is kept for a resume).
+    expect(await settled('staging')).toEqual([]);
   }, 60_000);
 });
