@@ -2,7 +2,7 @@
  * The one interface between the SFTP layer and the intake pipeline. The SFTP layer knows
  * nothing of OpenPGP, schemas or outboxes; the intake knows nothing of SSH.
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, GatewayError } from '../errors.js';
 
 export interface UploadContext {
   /** Gateway-made id (ULID-like, sortable); every file name on disk derives from it. */
@@ -45,8 +45,11 @@ export interface IntakeUpload {
    * with (a temporary name renamed onto its final name). Resolves with the verdict.
    */
   finish(stagingPath: string, size: number, sha256: string, clientName?: string): Promise<Verdict>;
-  /** The upload will never be committed (aborted, connection lost). Idempotent. */
-  abort(): void;
+  /**
+   * The upload will never be committed (aborted, connection lost, a write that failed).
+   * `reason`: why, when it is not the client's doing (recorded with the upload). Idempotent.
+   */
+  abort(reason?: GatewayError): void;
 }
 
 export interface Intake {

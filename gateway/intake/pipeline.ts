@@ -106,13 +106,15 @@ function openUpload(deps: PipelineDeps, serial: Serial, opened: UploadContext): 
       received += chunk.length;
       return work.push(chunk);
     },
-    abort: () => {
+    abort: (reason) => {
       if (settled) return;
       settled = true;
       work.abort();
+      const code = reason?.code ?? 'UPLOAD_INCOMPLETE';
+      const message = reason?.message ?? 'upload aborted';
       void work.result
         .then(() => removeTree(dir))
-        .then(() => deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code: 'UPLOAD_INCOMPLETE', message: 'upload aborted' }))
+        .then(() => deps.state.decide(ctx.uploadId, { state: 'failed', sha256: null, size: received, decidedAt: deps.now().toISOString(), code, message }))
         .catch((e: unknown) => log.error({ err: String(e) }, 'cleanup after abort failed'));
     },
     finish: async (stagingPath, size, sha256, clientName) => {

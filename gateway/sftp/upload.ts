@@ -59,7 +59,7 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
       fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     }
   } catch (e) {
-    intake?.abort();
+    intake?.abort(writeFailure(e));
     throw e;
   }
   const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now(), closed: false };
@@ -214,10 +214,10 @@ async function commit(
     });
     verdict = await intake.finish(u.entry.stagingPath, u.size, u.sha256, u.name);
   } catch (err) {
-    intake.abort();
+    const failure = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "erreur interne, renvoyez le fichier / internal error, send the file again", {}, { cause: err });
+    intake.abort(failure);
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');
-    if (isStorageFull(err)) throw gatewayFailure(err);
-    throw new GatewayError('GATEWAY_FAILURE', "erreur interne, renvoyez le fichier / internal error, send the file again", {}, { cause: err });
+    throw failure;
   }
   if (verdict.status === 'accepted' || verdict.status === 'duplicate') return verdict;
   throw new GatewayError(verdict.code ?? 'GATEWAY_FAILURE', verdict.message);
@@ -228,7 +228,7 @@ async function commit(
  * keeps its contiguous prefix, parked for `partialUploadKeepMs` so the client can resume it.
  */
 export async function abandon(s: SessionState, h: WriteHandle): Promise<void> {
-  h.intake?.abort();
+  h.intake?.abort(h.failed);
   const partyId = party(s).id;
   const size = await h.writer.closeFile(true);
   h.entry.size = size;

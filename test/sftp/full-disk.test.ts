@@ -14,6 +14,7 @@ import { writeExport } from '../../bench/intake.js';
 import { DEFAULT_LIMITS } from '../../gateway/config/defaults.js';
 import { projectRoot } from '../../gateway/config/project.js';
 import { readGatewayPgp } from '../../gateway/kit/inputs.js';
+import { openStateStore, type UploadRow } from '../../gateway/store/state.js';
 import { startDemoProcess, demoTarget, type DemoProcess } from '../helpers/demo-process.js';
 import { inside, spawnOnTmpfs } from '../helpers/tmpfs.js';
 import { filesUnder } from '../intake/invariants.js';
@@ -66,6 +67,18 @@ function seen(sub: string): string[] {
 async function settled(sub: string): Promise<string[]> {
   for (const until = Date.now() + 10_000; seen(sub).length > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
   return seen(sub);
+}
+
+/** The gateway's upload records, read from a copy of its state database (it runs in its own mount namespace). */
+function recordedUploads(): UploadRow[] {
+  const copy = mkdtempSync(join(dir, 'state-'));
+  execFileSync('cp', ['-r', inside(child.pid!, join(mount, 'data', 'state')), copy]);
+  const state = openStateStore(join(copy, 'state'));
+  try {
+    return state.recentUploads(1000);
+  } finally {
+    void state.close();
+  }
 }
 
 function acceptedReceipts(): number {
@@ -125,6 +138,10 @@ describe('a full disk under real SFTP clients', () => {
     expect(l.stderr + l.stdout).toMatch(/STORAGE_FULL/);
     expect(seen('outbox')).toEqual([]);
     expect(acceptedReceipts()).toBe(0);
+    // Both uploads are recorded as failed for that reason, not as dropped by the client.
+    await settled('pending');
+    const failed = recordedUploads().filter((u) => u.clientName === 'b.csv.gpg');
+    expect(failed.map((u) => [u.state, u.code])).toEqual([['failed', 'STORAGE_FULL'], ['failed', 'STORAGE_FULL']]);
   }, 60_000);
 
   it('room for the upload but not for its deliveries: the verdict is STORAGE_FULL, nothing is published', async () => {
