@@ -112,11 +112,11 @@ async function runCheck(config: GatewayConfig, schemas: SchemaStore, communes: C
     // async like process.ts's onRecord, whose cost (a promise per record) is part of the path;
     // BENCH_CHECK_SYNC=1 measures a callback that returns a promise only when it must wait.
     onRecord: SYNC_CALLBACK
-      ? (recipients, record) => {
-        out += (JSON.stringify(record).length + 1) * recipients.length;
+      ? (recipients, line) => {
+        out += line.length * recipients.length;
       }
-      : async (recipients, record) => {
-        out += (JSON.stringify(record).length + 1) * recipients.length;
+      : async (recipients, line) => {
+        out += line.length * recipients.length;
       },
   });
   const took = await t();

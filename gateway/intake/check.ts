@@ -15,7 +15,7 @@ import { SchemaStore, type CompiledSchema, type RecordIssue } from './validate.j
 import { recordRules, UniqueIds, periodOf, inPeriod, periodIssue, type Period } from './rules.js';
 import { loadCommuneOutlines, recordPoint, type CommuneIndex } from './geo.js';
 import { createRouter } from './route.js';
-import { toOutboxRecord, type OutboxRecord } from './normalize.js';
+import { outboxLineWriter } from './normalize.js';
 import type { Envelope } from './parse-json.js';
 
 export type ValidationPolicy = 'all_or_nothing' | 'skip_invalid';
@@ -34,8 +34,11 @@ export interface CheckOptions {
   /** Long-lived tools: pass them so schemas compile once per process and outlines load once. */
   readonly schemas?: SchemaStore;
   readonly communes?: CommuneIndex;
-  /** Receives each valid, routed record (awaited when it returns a promise: backpressure). */
-  readonly onRecord?: (recipients: readonly string[], record: OutboxRecord) => void | Promise<void>;
+  /**
+   * Receives each valid, routed record as delivered: its outbox line, NDJSON with its newline
+   * (normalize.ts, outboxLineWriter). Awaited when it returns a promise: backpressure.
+   */
+  readonly onRecord?: (recipients: readonly string[], line: string) => void | Promise<void>;
 }
 
 export interface CheckError {
@@ -124,6 +127,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   const ids = new UniqueIds();
   const envelope = envelopeCheck(o.dataset, schema, schemas);
   const deliver = o.onRecord;
+  const outboxLine = outboxLineWriter(o.partnerId ?? '', o.uploadId);
 
   try {
     for await (const batch of readRecordBatches(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
@@ -157,7 +161,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
         if (route.recipients.length > 0) perList.set(route.recipients, (perList.get(route.recipients) ?? 0) + 1);
         // Under all-or-nothing, once the file is lost there is nothing left to deliver.
         if (deliver && route.recipients.length > 0 && (policy === 'skip_invalid' || errorCount === 0)) {
-          const p = deliver(route.recipients, toOutboxRecord(r.value, { partner: o.partnerId ?? '', upload_id: o.uploadId, line: r.line }, point));
+          const p = deliver(route.recipients, outboxLine(r.value, r.line, point));
           if (p) await p;
         }
       }

@@ -100,8 +100,7 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
       communes: env.communes,
       // Synchronous unless a full batch must wait for its sealing thread: a promise and an
       // await per record cost 3-5 % of the record work (bench/check.ts, BENCH_CHECK_SYNC).
-      onRecord: (recipients, record) => {
-        const line = JSON.stringify(record) + '\n';
+      onRecord: (recipients, line) => {
         // UTF-8 takes at most 3 bytes per UTF-16 unit. Each line is encoded straight into the
         // batches (one ~256 KiB write per recipient: the encryptor's cost is per chunk as much
         // as per byte), not joined into a string first: that was a tenth of the record work.

@@ -158,8 +158,9 @@ export async function check(datasetId: string, content: string | Uint8Array, ove
     limits: { maxRecords: 1000, maxErrors: 100 },
     schemas,
     communes,
-    onRecord: (recipients, record) => {
-      delivered.push({ recipients, record });
+    onRecord: (recipients, line) => {
+      if (!line.endsWith('}\n')) throw new Error(`not one NDJSON line: ${JSON.stringify(line)}`);
+      delivered.push({ recipients, record: JSON.parse(line) as OutboxRecord });
     },
     ...over,
   });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
 import { decodeText, firstInvalidUtf8, readRecords, type RawRecord } from '../../gateway/intake/records.js';
 import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js';
-import { typeCsvCells } from '../../gateway/intake/normalize.js';
+import { outboxLineWriter, toOutboxRecord, typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { UploadBytes } from '../../gateway/intake/upload-bytes.js';
 import { parseCsv } from '../../gateway/intake/parse-csv.js';
@@ -121,6 +121,29 @@ describe('rules', () => {
   it('typeCsvCells leaves non-numbers as strings for the schema to reject', () => {
     const types = schemas.get('datasets/faits-4001.schema.json').types;
     expect(typeCsvCells(['index_4001', 'x', 'adresse'], ['12a', '1e3', ''], types)).toEqual({ index_4001: '12a', x: 1000 });
+  });
+});
+
+describe('outboxLineWriter', () => {
+  it('writes exactly what JSON.stringify makes of the outbox record, whatever the fields hold', () => {
+    const strings = ['', 'a', 'guillemet " et \\ barre', 'ligne\r\nsuite', '\u0000\u001f\u007f', 'é à ç œ', '\u{1F600}', '\ud800 seul', '</script>', '\u2028\u2029'];
+    const values: Record<string, unknown>[] = [{}, { id: 'x' }, { '10': 'index-like', b: 1 }];
+    strings.forEach((str, i) => values.push({ reference: `R-${i}`, adresse: str, n: i * 1.5, neg: -i, big: 1e21 + i, small: 1e-7 * i, ok: i % 2 === 0, rien: null }));
+    const partners: [string, string][] = [['police-nationale', '01m8abc'], ['p"ar\\t', 'u\nid']];
+    for (const [partner, uploadId] of partners) {
+      const write = outboxLineWriter(partner, uploadId);
+      for (const [k, v] of values.entries()) {
+        for (const wgs84 of [undefined, [6.17512, 48.6216] as const, [-0.5, 1e-9] as const]) {
+          const expected = JSON.stringify(toOutboxRecord({ ...v }, { partner, upload_id: uploadId, line: k + 2 }, wgs84)) + '\n';
+          expect(write({ ...v }, k + 2, wgs84)).toBe(expected);
+        }
+      }
+    }
+  });
+  it('a record with a field of either reserved name keeps that field\'s place, as toOutboxRecord does', () => {
+    const write = outboxLineWriter('p', 'u');
+    const v = { a: 1, _source: 'x', b: 2 };
+    expect(write({ ...v }, 3, [1, 2])).toBe(JSON.stringify(toOutboxRecord({ ...v }, { partner: 'p', upload_id: 'u', line: 3 }, [1, 2])) + '\n');
   });
 });
 
