@@ -98,18 +98,32 @@ export class NativeSealer {
 
   /** Takes plaintext; returns the message bytes now complete (whole parts), or null if none yet. */
   update(chunk: Uint8Array): Buffer | null {
-    if (this.ended) throw new Error('NativeSealer: update after final');
-    if (chunk.length > 0) {
-      this.hash.update(chunk);
-      this.literal.push(chunk, this.inner);
-    }
-    if (this.inner.length === 0 && this.out.length === 0) return null;
-    const bytes = this.flush();
+    const parts = this.updateParts(chunk);
+    if (parts.length === 0) return null;
+    const bytes = Buffer.concat(parts);
     return bytes.length > 0 ? bytes : null;
   }
 
   /** Ends the plaintext: the rest of the message (last parts, signature, MDC). */
   final(): Buffer {
+    return Buffer.concat(this.finalParts());
+  }
+
+  /**
+   * As `update`, the message bytes as the pieces they were made in (headers, ciphertext parts):
+   * for a writer that writes them as they are (one writev), without copying them into one.
+   */
+  updateParts(chunk: Uint8Array): Uint8Array[] {
+    if (this.ended) throw new Error('NativeSealer: update after final');
+    if (chunk.length > 0) {
+      this.hash.update(chunk);
+      this.literal.push(chunk, this.inner);
+    }
+    return this.takeParts();
+  }
+
+  /** As `final`, in pieces. */
+  finalParts(): Uint8Array[] {
     if (this.ended) throw new Error('NativeSealer: final called twice');
     this.ended = true;
     this.literal.end(this.inner);
@@ -117,15 +131,13 @@ export class NativeSealer {
     for (const p of this.inner) this.seipd.write(p, this.out);
     this.inner.length = 0;
     this.seipd.end(this.out);
-    return this.flush();
+    return this.takeParts();
   }
 
-  private flush(): Buffer {
+  private takeParts(): Uint8Array[] {
     for (const p of this.inner) this.seipd.write(p, this.out);
     this.inner.length = 0;
-    const chunk = Buffer.concat(this.out);
-    this.out.length = 0;
-    return chunk;
+    return this.out.splice(0);
   }
 }
 

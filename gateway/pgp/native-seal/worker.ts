@@ -4,7 +4,7 @@
  * input bytes it consumed (the main side's credit).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
@@ -48,12 +48,18 @@ const files = new Map<number, OutFile>();
 const FLUSH_EVERY_BYTES = 32 << 20;
 let unsyncedTotal = 0;
 
-function writeOut(f: OutFile, out: Uint8Array): void {
-  f.hash.update(out);
-  f.size += out.byteLength;
-  for (let done = 0; done < out.byteLength; ) done += writeSync(f.fd, out, done);
-  f.unsynced += out.byteLength;
-  unsyncedTotal += out.byteLength;
+/** Hashes and writes the pieces as they were made: one writev, no copy into one buffer. */
+function writeOut(f: OutFile, parts: Uint8Array[]): void {
+  let bytes = 0;
+  for (const p of parts) {
+    f.hash.update(p);
+    bytes += p.byteLength;
+  }
+  if (bytes === 0) return;
+  f.size += bytes;
+  writeAll(f.fd, parts, bytes);
+  f.unsynced += bytes;
+  unsyncedTotal += bytes;
   if (unsyncedTotal < FLUSH_EVERY_BYTES) return;
   for (const file of files.values()) {
     if (file.unsynced === 0) continue;
@@ -61,6 +67,20 @@ function writeOut(f: OutFile, out: Uint8Array): void {
     file.unsynced = 0;
   }
   unsyncedTotal = 0;
+}
+
+/** writev until everything is written (a short write resumes where it stopped). */
+function writeAll(fd: number, parts: Uint8Array[], bytes: number): void {
+  let done = writevSync(fd, parts);
+  if (done === bytes) return;
+  for (const p of parts) {
+    if (done >= p.byteLength) {
+      done -= p.byteLength;
+      continue;
+    }
+    for (let off = done; off < p.byteLength; ) off += writeSync(fd, p, off);
+    done = 0;
+  }
 }
 
 function closeFile(id: number): void {
@@ -91,29 +111,30 @@ port.on('message', (m: ToSealWorker) => {
     } else if (m.type === 'data') {
       const sealer = jobs.get(m.id);
       if (sealer === undefined) return; // aborted
-      const out = sealer.update(m.chunk);
-      sealedBytes(m.chunk.byteLength);
       const file = files.get(m.id);
       if (file) {
-        if (out !== null) writeOut(file, out);
+        writeOut(file, sealer.updateParts(m.chunk));
+        sealedBytes(m.chunk.byteLength);
         port.postMessage({ type: 'ack', id: m.id, consumed: m.chunk.byteLength } satisfies FromSealWorker);
         return;
       }
+      const out = sealer.update(m.chunk);
+      sealedBytes(m.chunk.byteLength);
       const chunk = out === null ? null : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       post({ type: 'out', id: m.id, consumed: m.chunk.byteLength, chunk }, chunk);
     } else if (m.type === 'end') {
       const sealer = jobs.get(m.id);
       if (sealer === undefined) return;
       jobs.delete(m.id);
-      const out = sealer.final();
       const file = files.get(m.id);
       if (file) {
-        writeOut(file, out);
+        writeOut(file, sealer.finalParts());
         fsyncSync(file.fd);
         closeFile(m.id);
         port.postMessage({ type: 'sealed', id: m.id, sha256: file.hash.digest('hex'), size: file.size } satisfies FromSealWorker);
         return;
       }
+      const out = sealer.final();
       const chunk = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       post({ type: 'done', id: m.id, chunk }, chunk);
     } else {
