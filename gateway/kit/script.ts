@@ -115,6 +115,11 @@ else
   echo "Aucun reçu récupéré."
 fi
 
+if [ "$statut" -ne 0 ] && { [ -z "$recu" ] || ! grep -q "$nom.gpg" "$RECUS/$recu" 2>/dev/null; }; then
+  # Refused files always get a receipt: none means the gateway could not take this one.
+  echo "Aucun reçu pour ce dépôt : non transmis, ou non traité par la passerelle (incident, disque plein)."
+  echo "  Rien n'a été livré ; renvoyer le même fichier plus tard, et prévenir l'exploitant si cela dure."
+fi
 if [ "$statut" -eq 0 ]; then
   echo "Dépôt accepté : /inbox/$jeu/$nom.gpg"
 else
