@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import { writeExport } from '../../bench/intake.js';
 import { createLogger } from '../../gateway/log.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { lftp, psftp, rclone, sftpBatch, type Gateway } from '../sftp/harness.js';
+import { lftp, psftp, rclone, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KEYS = join(ROOT, 'keys-example');
@@ -29,7 +29,7 @@ const EXPORT_BYTES = 32 << 20;
 interface Decided { status: string; bytes: number; readBackBytes?: number; verdictMs: number }
 
 let tg: TestGateway;
-let gw: Gateway;
+let gw: PsftpTarget;
 let work: string;
 let gnupg: string;
 const decided: Decided[] = [];
@@ -71,7 +71,7 @@ beforeAll(async () => {
   mkdirSync(work);
   mkdirSync(gnupg, { mode: 0o700 });
   gpg(['--import', join(KEYS, PARTNER, 'pgp.sec.asc'), join(KEYS, 'gateway', 'pgp.pub.asc')]);
-  gw = { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint } as unknown as Gateway;
+  gw = { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
 });
 
 afterAll(async () => {
@@ -114,7 +114,7 @@ describe('the intake paces a fast upload', () => {
   it('a RENAME later than renameWaitMs after the CLOSE still commits, from staging, under a new upload id', async () => {
     const late = await startTestGateway({ intakeWorkers: 1, limits: { renameWaitMs: 200 } });
     try {
-      const lateGw = { ...gw, port: late.port, knownHosts: late.knownHosts, fingerprint: late.fingerprint } as Gateway;
+      const lateGw: PsftpTarget = { ...gw, port: late.port, knownHosts: late.knownHosts, fingerprint: late.fingerprint };
       const plain = join(work, 'late.csv');
       await writeExport(plain, 512 * 1024, 'late');
       const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Client } from 'ssh2';
 import { writeExport } from '../../bench/intake.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { p, sftpBatch, type Gateway } from '../sftp/harness.js';
+import { p, sftpBatch, type SftpTarget } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KEYS = join(ROOT, 'keys-example');
@@ -31,9 +31,9 @@ function gpg(home: string, args: string[]): void {
   execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { stdio: 'pipe' });
 }
 
-/** The fields of test/sftp/harness.ts's Gateway that its client helpers read. */
-async function clientView(tg: TestGateway): Promise<Gateway> {
-  return { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint } as unknown as Gateway;
+/** What test/sftp/harness.ts's client helpers need to reach `tg` as the partner. */
+async function clientView(tg: TestGateway): Promise<SftpTarget> {
+  return { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts };
 }
 
 /** Sends the first `bytes` of `data` with ssh2's client, then drops the connection (no CLOSE). */

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { lftp, psftp, rclone, run, scp, sftpBatch, type Gateway } from '../sftp/harness.js';
+import { lftp, psftp, rclone, run, scp, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KEYS = join(ROOT, 'keys-example');
@@ -22,7 +22,7 @@ const CSV = readFileSync(join(ROOT, 'test', 'fixtures', 'datasets', 'valid', 'fa
 
 let tg: TestGateway;
 /** The shape the client helpers of test/sftp/harness.ts need. */
-let gw: Gateway;
+let gw: PsftpTarget;
 let gnupg: string;
 let work: string;
 
@@ -73,8 +73,7 @@ beforeAll(async () => {
   gpg(['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
   const keys: Record<string, { privateKey: string }> = {};
   for (const p of ['police-nationale', 'bailleur-social', 'ludres']) keys[p] = { privateKey: await tg.key(p) };
-  // The client helpers read only these fields.
-  gw = { dir: tg.dir, port: tg.port, keys, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint } as unknown as Gateway;
+  gw = { dir: tg.dir, port: tg.port, keys, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
 });
 
 afterAll(async () => {

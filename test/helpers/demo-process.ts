@@ -69,5 +69,5 @@ export function demoTarget(demo: DemoProcess, dir: string, party: string): SftpT
   const identity = join(dir, `id_${party}`);
   copyFileSync(join(projectRoot(), 'keys-example', party, 'ssh_ed25519'), identity);
   chmodSync(identity, 0o600);
-  return { dir, port: demo.port, knownHosts, keys: { [party]: { privateKey: identity, publicKey: `${identity}.pub`, publicLine: '' } } };
+  return { dir, port: demo.port, knownHosts, keys: { [party]: { privateKey: identity } } };
 }

@@ -60,8 +60,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** What the client helpers need of a gateway: any SFTP server with the parties' keys. */
-export type SftpTarget = Pick<Gateway, 'dir' | 'port' | 'keys' | 'knownHosts'>;
+/** What the client helpers need of a gateway: any SFTP server, the parties' private key files. */
+export interface SftpTarget {
+  /** Where the helpers write their batch and configuration files. */
+  readonly dir: string;
+  readonly port: number;
+  readonly knownHosts: string;
+  readonly keys: Readonly<Record<string, { readonly privateKey: string }>>;
+}
+
+/** PuTTY pins the host key by its fingerprint rather than a known_hosts file. */
+export interface PsftpTarget extends SftpTarget {
+  readonly fingerprint: string;
+}
 
 export async function startGateway(limits: Partial<SftpLimits> = {}): Promise<Gateway> {
   const tmp = tempDir('passerelle-sftp-');
@@ -230,7 +241,7 @@ export function rclone(gw: SftpTarget, party: string, args: string[], timeoutMs?
 }
 
 /** PuTTY psftp in batch mode with the party's key converted to PPK. */
-export async function psftp(gw: Gateway, party: string, lines: string[]): Promise<RunResult> {
+export async function psftp(gw: PsftpTarget, party: string, lines: string[]): Promise<RunResult> {
   const ppk = `${gw.keys[party]!.privateKey}.ppk`;
   const conv = await run('puttygen', [gw.keys[party]!.privateKey, '-O', 'private', '-o', ppk]);
   if (conv.code !== 0) throw new Error(`puttygen failed: ${conv.stderr}`);
