@@ -7,14 +7,12 @@
  * every session waits. With `synchronous = NORMAL`, SQLite syncs the WAL only before a
  * checkpoint (and the database file after it, and the WAL header when the WAL is reused), so the
  * database stays consistent; a commit becomes durable once the WAL's new frames are on disk,
- * which this does with fdatasync on the thread pool. Whoever needs a commit durable awaits
- * `sync()` after it (the WAL is written sequentially: one sync covers every earlier commit).
+ * which this does with fdatasync on the thread pool: `durably` runs a write and resolves once
+ * it is on disk (the WAL is written sequentially: one sync covers every earlier commit).
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
 
 export interface WalSync {
-  /** Resolves once everything committed before the call is on disk. */
-  sync(): Promise<void>;
   /** Runs `write` (a transaction) now, and resolves with its result once it is on disk. */
   durably<T>(write: () => T): Promise<T>;
   /** Waits for syncs in flight, then closes the file. */
@@ -39,7 +37,6 @@ export function walSync(dbFile: string): WalSync {
     return p;
   };
   return {
-    sync,
     // async: the write runs at the call; if it throws, the promise rejects.
     async durably(write) {
       const r = write();

@@ -30,9 +30,9 @@ describe('walSync', () => {
     const wal = walSync(join(dir, 'x.db'));
     db.prepare('INSERT INTO t VALUES (?)').run('a');
     expect(statSync(join(dir, 'x.db-wal')).size).toBeGreaterThan(0);
-    await expect(wal.sync()).resolves.toBeUndefined();
+    await expect(wal.durably(() => 'done')).resolves.toBe('done');
     await wal.close();
-    await expect(wal.sync()).rejects.toThrow(/closed/);
+    await expect(wal.durably(() => 'late')).rejects.toThrow(/closed/);
     db.close();
   });
 
@@ -56,7 +56,7 @@ describe('walSync', () => {
     const db = walDb(dir);
     const wal = walSync(join(dir, 'x.db'));
     const settled: string[] = [];
-    const syncs = [1, 2, 3].map((k) => wal.sync().then(() => settled.push(`sync ${k}`)));
+    const syncs = [1, 2, 3].map((k) => wal.durably(() => k).then(() => settled.push(`sync ${k}`)));
     await wal.close().then(() => settled.push('closed'));
     await Promise.all(syncs);
     expect(settled.at(-1)).toBe('closed');
