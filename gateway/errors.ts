@@ -94,9 +94,13 @@ export function gatewayFailureOf(code: keyof typeof FAILURE_TEXT, cause?: unknow
   return new GatewayError(code, FAILURE_TEXT[code], {}, cause === undefined ? undefined : { cause });
 }
 
-/** `e`, a failure of the gateway itself, as its client is told: STORAGE_FULL or GATEWAY_FAILURE. */
-export function gatewayFailure(e: unknown): GatewayError {
-  return gatewayFailureOf(isStorageFull(e) ? 'STORAGE_FULL' : 'GATEWAY_FAILURE', e);
+/**
+ * `e`, a failure of the gateway itself, as its client is told: STORAGE_FULL, or GATEWAY_FAILURE
+ * with `text` (default: the generic one) when the disk is not the cause.
+ */
+export function gatewayFailure(e: unknown, text?: string): GatewayError {
+  if (isStorageFull(e)) return gatewayFailureOf('STORAGE_FULL', e);
+  return text === undefined ? gatewayFailureOf('GATEWAY_FAILURE', e) : new GatewayError('GATEWAY_FAILURE', text, {}, { cause: e });
 }
 
 /**

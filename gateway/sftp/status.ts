@@ -45,15 +45,13 @@ const DEFAULT_TEXT: Partial<Record<ErrorCode, string>> = {
 /** Any thrown value → the status sent to the client. Unknown errors never leak their text. */
 export function toSftpStatus(err: unknown): SftpStatus {
   if (err instanceof Unsupported) return { code: SFTP_STATUS.OP_UNSUPPORTED, message: err.message };
-  // A full disk under a generic failure (a thread's wrapper, say) is still said as such.
-  if (isGatewayError(err, 'GATEWAY_FAILURE') && isStorageFull(err)) err = gatewayFailure(err);
+  // A full disk is said as such, under a generic failure (a thread's wrapper) or raw (the
+  // partner can only wait; the operator must act); any other error's text stays in the logs.
+  if ((!isGatewayError(err) || err.code === 'GATEWAY_FAILURE') && isStorageFull(err)) err = gatewayFailure(err);
   if (isGatewayError(err)) {
     const code = BY_CODE[err.code] ?? SFTP_STATUS.FAILURE;
     return { code, message: `${err.code}: ${oneLine(err.message || DEFAULT_TEXT[err.code] || '')}` };
   }
-  // A full disk is said as such (the partner can only wait; the operator must act); any other
-  // error's text stays in the logs.
-  if (isStorageFull(err)) return toSftpStatus(gatewayFailure(err));
   return { code: SFTP_STATUS.FAILURE, message: 'GATEWAY_FAILURE: erreur interne / internal error' };
 }
 

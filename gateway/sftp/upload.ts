@@ -7,7 +7,7 @@ import { constants, open as openCb } from 'node:fs';
 import { rename as renameFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { GatewayError, gatewayFailure, isStorageFull } from '../errors.js';
+import { GatewayError, gatewayFailure } from '../errors.js';
 import { newId } from '../ids.js';
 import type { IntakeUpload, Verdict } from '../intake/contract.js';
 import type { VfsNode } from '../vfs/resolve.js';
@@ -22,6 +22,9 @@ const openFd = promisify(openCb);
 type UploadNode = Extract<VfsNode, { type: 'upload' }>;
 
 const PFLAG = { APPEND: 0x04, TRUNC: 0x10, EXCL: 0x20 } as const;
+
+/** Told for a staging write or sync that failed, unless the disk is full (STORAGE_FULL). */
+const WRITE_FAILED = 'écriture impossible / write failed';
 
 function busy(): GatewayError {
   return new GatewayError('PERMISSION_DENIED', 'téléversement en cours sous ce nom / an upload with this name is in progress');
@@ -59,7 +62,7 @@ export async function openWrite(s: SessionState, node: UploadNode, pflags: numbe
       fd = await openFd(stagingPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     }
   } catch (e) {
-    intake?.abort(writeFailure(e));
+    intake?.abort(gatewayFailure(e, WRITE_FAILED));
     throw e;
   }
   const entry: UploadEntry = { state: 'open', uploadId, stagingPath, size: resume?.size ?? 0, mtimeMs: Date.now(), closed: false };
@@ -90,16 +93,11 @@ export async function writeAt(s: SessionState, h: WriteHandle, offset: number, d
   try {
     await h.writer.write(at, data);
   } catch (err) {
-    h.failed = writeFailure(err);
+    h.failed = gatewayFailure(err, WRITE_FAILED);
     throw h.failed;
   }
   h.entry.size = Math.max(h.entry.size, at + data.length);
   h.entry.mtimeMs = Date.now();
-}
-
-/** A staging write or sync that failed: a full disk said as such, anything else as a failed write. */
-function writeFailure(err: unknown): GatewayError {
-  return isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "écriture impossible / write failed", {}, { cause: err });
 }
 
 function incomplete(): GatewayError {
@@ -128,7 +126,7 @@ export async function closeWrite(s: SessionState, h: WriteHandle): Promise<Verdi
   } catch (err) {
     // The bytes cannot be made durable (a disk error past the last WRITE's reply, a full
     // disk): the upload fails with nothing kept, and its name is free again.
-    h.failed = writeFailure(err);
+    h.failed = gatewayFailure(err, WRITE_FAILED);
     await abandon(s, h);
     throw h.failed;
   }
@@ -214,7 +212,7 @@ async function commit(
     });
     verdict = await intake.finish(u.entry.stagingPath, u.size, u.sha256, u.name);
   } catch (err) {
-    const failure = isStorageFull(err) ? gatewayFailure(err) : new GatewayError('GATEWAY_FAILURE', "erreur interne, renvoyez le fichier / internal error, send the file again", {}, { cause: err });
+    const failure = gatewayFailure(err, 'erreur interne, renvoyez le fichier / internal error, send the file again');
     intake.abort(failure);
     s.ctx.log.error({ err, uploadId: u.entry.uploadId }, 'intake failed');
     throw failure;
