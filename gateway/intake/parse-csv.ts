@@ -95,7 +95,10 @@ export async function* parseCsv(text: AsyncIterable<string>, opts: CsvOptions): 
       parser = new Papa.Parser({ delimiter: opts.delimiter, newline, quoteChar: '"' });
     }
     const r = parser.parse(input, base, !last) as PapaResult;
-    const failure = r.errors[0];
+    // An error in the unfinished last row (held back, parsed again with the next piece) is not
+    // one yet: papaparse calls `"a" ,` malformed when the piece ends between the space and the
+    // comma. Whether the file is refused must not depend on where the pieces were cut.
+    const failure = r.errors.find((e) => last || e.row < r.data.length);
     const rows = failure === undefined ? r.data.length : Math.min(failure.row, r.data.length);
     for (let i = 0; i < rows && !pending; i++) row(r.data[i] as string[]);
     const out = batch;

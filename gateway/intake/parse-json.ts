@@ -117,26 +117,42 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
     for (const t of tokens) onToken(t);
   };
 
-  for await (const chunk of text) {
-    let pos = 0;
-    while (pos < chunk.length) {
-      // Feed at most one line, and at most SEGMENT characters (minified documents are one long line).
-      const nl = chunk.indexOf('\n', pos);
-      const end = Math.min(nl < 0 ? chunk.length : nl + 1, pos + SEGMENT);
-      chars += end - pos;
-      if (chars > opts.maxRecordChars) {
-        throw new GatewayError('FORMAT_LINE_TOO_LONG', `un élément du document dépasse ${opts.maxRecordChars} caractères (ligne ${line})`, { line, limit: opts.maxRecordChars });
+  // The tokenizer is fed whole lines (or SEGMENT characters of a long one, counted from its
+  // start), whatever pieces the text came in: when it fails inside a segment, the tokens before
+  // the failure in that segment are lost, so the verdict and errors must not depend on where
+  // the network cut the upload (test/intake/mutants.test.ts).
+  let segment = '';
+  try {
+    for await (const chunk of text) {
+      let pos = 0;
+      while (pos < chunk.length) {
+        const nl = chunk.indexOf('\n', pos);
+        const end = Math.min(nl < 0 ? chunk.length : nl + 1, pos + SEGMENT - segment.length);
+        chars += end - pos;
+        if (chars > opts.maxRecordChars) {
+          throw new GatewayError('FORMAT_LINE_TOO_LONG', `un élément du document dépasse ${opts.maxRecordChars} caractères (ligne ${line})`, { line, limit: opts.maxRecordChars });
+        }
+        segment += chunk.slice(pos, end);
+        pos = end;
+        const lineEnds = segment.charCodeAt(segment.length - 1) === 10;
+        if (lineEnds || segment.length === SEGMENT) {
+          feed(segment);
+          segment = '';
+          if (lineEnds) line++;
+        }
       }
-      feed(chunk.slice(pos, end));
-      if (chunk.charCodeAt(end - 1) === 10) line++;
-      pos = end;
+      if (out.length) {
+        yield out;
+        out = [];
+      }
     }
-    if (out.length) {
-      yield out;
-      out = [];
-    }
+    if (segment !== '') feed(segment);
+    feed(NONE);
+  } catch (e) {
+    // The records completed before the error are checked first, as when they come in pieces.
+    if (out.length) yield out;
+    throw e;
   }
-  feed(NONE);
   if (out.length) yield out;
   if ((where as Where) !== 'end') throw syntax('document incomplet');
   if (!sawRecords) throw syntax(`le tableau « ${recordsKey} » est absent`);

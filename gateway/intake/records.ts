@@ -79,7 +79,15 @@ export interface DecodeOptions {
  */
 const PIECE = 16 << 10;
 
-/** Bytes → text chunks. Throws FORMAT_ENCODING (with the line) on invalid UTF-8 and FORMAT_LINE_TOO_LONG. A leading BOM is dropped. */
+/**
+ * Bytes → text chunks. Throws FORMAT_ENCODING (with the line) on invalid UTF-8 and
+ * FORMAT_LINE_TOO_LONG. A leading BOM is dropped.
+ *
+ * Before throwing, the text up to the offending byte is handed on, exactly as if the bytes had
+ * come one at a time: what the parsers see before the error, hence the records and errors in
+ * the receipt, must not depend on where the network cut the upload (or on `passerelle
+ * validate` reading the file in other pieces). test/intake/mutants.test.ts holds this to it.
+ */
 export async function* decodeText(source: ByteSource, opts: DecodeOptions): AsyncGenerator<string> {
   const decoder = new TextDecoder(opts.encoding, { fatal: true });
   const max = opts.maxLineBytes;
@@ -91,24 +99,37 @@ export async function* decodeText(source: ByteSource, opts: DecodeOptions): Asyn
     for (let at = 0; at < whole.length; at += PIECE) {
       const buf = whole.length <= PIECE ? whole : whole.subarray(at, at + PIECE);
       const startLine = line;
-      // Count lines on the bytes: exact byte lengths, and the line of any later error.
+      // Count lines on the bytes: exact byte lengths, and the line of any later error. A line
+      // over the limit stops the piece at its first byte too many.
+      let stop = buf.length;
+      let tooLong: GatewayError | undefined;
       for (let pos = 0; ; ) {
         const nl = buf.indexOf(10, pos);
-        lineBytes += (nl < 0 ? buf.length : nl) - pos;
-        if (max !== undefined && lineBytes > max) throw lineTooLong(line, max);
+        const end = nl < 0 ? buf.length : nl;
+        if (max !== undefined && lineBytes + (end - pos) > max) {
+          stop = pos + (max - lineBytes);
+          tooLong = lineTooLong(line, max);
+          break;
+        }
+        lineBytes += end - pos;
         if (nl < 0) break;
         line++;
         lineBytes = 0;
         pos = nl + 1;
       }
+      const part = stop === buf.length ? buf : buf.subarray(0, stop);
       let text: string;
       try {
-        text = decoder.decode(buf, { stream: true });
+        text = decoder.decode(part, { stream: true });
       } catch (e) {
-        throw encodingError(startLine + countNewlines(buf, invalidAt(prev, buf)), opts.encoding, e);
+        const ok = decodableLength(unfinishedTail(prev), part, opts.encoding);
+        const before = new TextDecoder(opts.encoding).decode(Buffer.concat([unfinishedTail(prev), part.subarray(0, ok)]), { stream: true });
+        if (before !== '') yield before;
+        throw encodingError(startLine + countNewlines(part, ok), opts.encoding, e);
       }
       prev = buf;
       if (text !== '') yield text;
+      if (tooLong) throw tooLong;
     }
   }
   let rest: string;
@@ -140,26 +161,41 @@ function countNewlines(buf: Buffer, end: number): number {
 }
 
 /** Offset in `buf` of its first invalid byte, reading on from a character `prev` may have begun. */
-function invalidAt(prev: Buffer | undefined, buf: Buffer): number {
-  if (!prev) return firstInvalidUtf8(buf);
-  let from = Math.max(0, prev.length - 3);
-  while (from < prev.length && ((prev[from] ?? 0) & 0xc0) === 0x80) from++;
-  const tail = prev.subarray(from);
-  return Math.max(0, firstInvalidUtf8(Buffer.concat([tail, buf])) - tail.length);
+/** The bytes at the end of `prev` that begin a character not finished yet (a streaming decoder holds them). */
+function unfinishedTail(prev: Buffer | undefined): Buffer {
+  if (!prev) return Buffer.alloc(0);
+  for (let k = 1; k <= Math.min(3, prev.length); k++) {
+    const b = prev[prev.length - k] ?? 0;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const needs = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return needs > k ? prev.subarray(prev.length - k) : Buffer.alloc(0);
+  }
+  return Buffer.alloc(0);
 }
 
-/** Offset of the first byte that cannot start or continue a valid UTF-8 sequence (buf.length if none). Only used to locate an error. */
-export function firstInvalidUtf8(buf: Uint8Array): number {
-  let i = 0;
-  while (i < buf.length) {
-    const b = buf[i] ?? 0;
-    const n = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
-    if (n < 0) return i;
-    for (let k = 1; k <= n; k++) {
-      if (i + k >= buf.length) return buf.length; // truncated at the chunk's end: the next chunk may complete it
-      if (((buf[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+/**
+ * How many bytes of `part` a fresh streaming decoder takes after `tail` without an error: the
+ * offset of the byte that makes decoding fail. Only used on the error path; decoding a prefix
+ * fails iff it contains that byte, so a binary search finds it with TextDecoder's own rules.
+ */
+export function decodableLength(tail: Uint8Array, part: Uint8Array, encoding: string): number {
+  const fails = (n: number): boolean => {
+    const d = new TextDecoder(encoding, { fatal: true });
+    try {
+      d.decode(tail, { stream: true });
+      d.decode(part.subarray(0, n), { stream: true });
+      return false;
+    } catch {
+      return true;
     }
-    i += n + 1;
+  };
+  let lo = 0; // decodes
+  let hi = part.length; // fails, unless nothing does
+  if (!fails(hi)) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (fails(mid)) hi = mid;
+    else lo = mid;
   }
-  return buf.length;
+  return lo;
 }

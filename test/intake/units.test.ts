@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
-import { decodeText, firstInvalidUtf8, readRecords, type RawRecord } from '../../gateway/intake/records.js';
+import { decodeText, decodableLength, readRecords, type RawRecord } from '../../gateway/intake/records.js';
 import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js';
 import { outboxLineWriter, toOutboxRecord, typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
@@ -64,16 +64,47 @@ describe('decodeText', () => {
     expect(isGatewayError(err, 'FORMAT_LINE_TOO_LONG')).toBe(true);
     expect((err as { detail: { line: number } }).detail.line).toBe(2);
   });
-  it('firstInvalidUtf8 locates the bad byte', () => {
-    expect(firstInvalidUtf8(Buffer.from('abc'))).toBe(3);
-    expect(firstInvalidUtf8(Uint8Array.from([0x61, 0xe9, 0x70]))).toBe(1);
-    expect(firstInvalidUtf8(Uint8Array.from([0x61, 0xc0, 0x80]))).toBe(1); // overlong
+  it('decodableLength finds the byte where TextDecoder fails', () => {
+    const none = new Uint8Array(0);
+    expect(decodableLength(none, Buffer.from('abc'), 'utf-8')).toBe(3);
+    expect(decodableLength(none, Uint8Array.from([0x61, 0xe9, 0x70]), 'utf-8')).toBe(2); // 0x70 cannot continue é
+    expect(decodableLength(none, Uint8Array.from([0x61, 0xc0, 0x80]), 'utf-8')).toBe(1); // overlong: C0 never starts a character
+    expect(decodableLength(none, Uint8Array.from([0xed, 0xa0, 0x80]), 'utf-8')).toBe(1); // a surrogate
+    expect(decodableLength(Uint8Array.from([0xe2, 0x82]), Uint8Array.from([0xac, 0xff]), 'utf-8')).toBe(1); // € finished, then FF
+  });
+  it('hands on the text before a bad byte or a line too long, the same in any chunking', async () => {
+    const cases: [Buffer, number | undefined][] = [
+      [Buffer.concat([Buffer.from('ab\ncdé\nef'), Buffer.from([0xc3, 0x0a]), Buffer.from('gh\n')]), undefined],
+      [Buffer.from('ab\ncd\néfghij\nk\n'), 5],
+    ];
+    for (const [file, maxLineBytes] of cases) {
+      const outcomes = await Promise.all(
+        [1, 2, 3, 5, file.length].map(async (size) => {
+          const pieces: string[] = [];
+          const parts = Array.from({ length: Math.ceil(file.length / size) }, (_, k) => [...file.subarray(k * size, (k + 1) * size)]);
+          const err = await (async () => {
+            for await (const t of decodeText(bytes(...parts), { encoding: 'utf-8', maxLineBytes })) pieces.push(t);
+          })().catch((e: unknown) => e);
+          return { text: pieces.join(''), code: (err as { code?: string }).code, line: (err as { detail?: { line?: number } }).detail?.line };
+        }),
+      );
+      expect(outcomes[0]).toEqual(maxLineBytes === undefined ? { text: 'ab\ncdé\nef', code: 'FORMAT_ENCODING', line: 3 } : { text: 'ab\ncd\néfgh', code: 'FORMAT_LINE_TOO_LONG', line: 3 });
+      for (const o of outcomes) expect(o).toEqual(outcomes[0]);
+    }
   });
 });
 
 describe('readRecords', () => {
   const read = (id: string, src: AsyncIterable<Uint8Array> | Readable): Promise<RawRecord[]> =>
     collect(readRecords(dataset(id), src, { maxRecords: 100 }, { schema: schemas.get(dataset(id).schema) }));
+
+  it('a space between a closing quote and the delimiter reads the same wherever the pieces are cut', async () => {
+    const file = 'reference;date_constat;code_insee;residence;nature\nB-1;2026-03-10;54328;"Les Tilleuls" ;tag\n';
+    const cut = file.indexOf('" ;') + 2; // between the space and the delimiter
+    const whole = await read('incivilites-bailleur', bytes(file));
+    expect(whole.map((r) => r.value.residence)).toEqual(['Les Tilleuls']);
+    expect(await read('incivilites-bailleur', bytes(file.slice(0, cut), file.slice(cut)))).toEqual(whole);
+  });
 
   it('reads a Node Readable and gives line and record numbers (NDJSON, blank lines skipped)', async () => {
     const recs = await read('main-courante-pm', Readable.from([Buffer.from('{"id":"a"}\n\n{"id":"b"}\n')]));
