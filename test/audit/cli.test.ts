@@ -89,6 +89,15 @@ describe('passerelle audit', () => {
     expect(ko.code).toBe(1);
     expect(ko.stderr).toMatch(/\[AUDIT_PROOF_INVALID\] l'empreinte de l'entrée ne correspond pas/);
     expect(cli(['prove', 'x', '--data', fx.dir]).code).toBe(2);
+
+    // The same leaf presented as purged, under a made-up type and time: its hash is still proven
+    // (a purged entry cannot be hashed again), but what the bundle says of it is not shown as proven.
+    const forged = join(fx.dir, 'purged.json');
+    writeFileSync(forged, JSON.stringify({ ...bundle, entry: { seq: 7, time: '2020-01-01T00:00:00.000Z', type: 'admin.login', actor: null, outcome: 'success', refs: null, details: null } }));
+    const purged = cli(['verify-proof', forged, '--key', fx.pubFile, '--origin', ORIGIN]);
+    expect(purged.code).toBe(0);
+    expect(purged.stdout).toMatch(/l'entrée n° 7 est dans .* seule son empreinte est prouvée, pas son type ni sa date/);
+    expect(purged.stdout).not.toMatch(/admin\.login|2020-01-01/);
   });
 
   it('export: ndjson and csv with filters, each export recorded', async () => {

@@ -199,8 +199,12 @@ function verifyProofCmd(values: Values, args: string[]): number {
   const key = readVerifierKeyFile(values.key);
   try {
     const r = verifyInclusionBundle(readFileSync(file, 'utf8'), key, values.origin);
-    say(`Preuve valide / proof valid: entrée n° ${r.entry.seq} (${r.entry.type}, ${r.entry.time}) incluse dans l'arbre de ${r.checkpoint.size} entrées de ${r.checkpoint.origin}, checkpoint signé par ${key.name}`
-      + (r.purged ? ' — contenu purgé (rétention) : seule son empreinte est prouvée / details purged: only its hash is proven' : ''));
+    const tree = `l'arbre de ${r.checkpoint.size} entrées de ${r.checkpoint.origin}, checkpoint signé par ${key.name}`;
+    // A purged entry's leaf hash is taken as given: the type and time next to it in the bundle
+    // are whatever its author wrote there, so they are not shown as if proven.
+    say(r.purged
+      ? `Preuve valide / proof valid: l'entrée n° ${r.entry.seq} est dans ${tree} — contenu purgé (rétention) : seule son empreinte est prouvée, pas son type ni sa date / details purged (retention): only its hash is proven, not its type or time`
+      : `Preuve valide / proof valid: entrée n° ${r.entry.seq} (${r.entry.type}, ${r.entry.time}) incluse dans ${tree}`);
     return 0;
   } catch (e) {
     if (!(e instanceof GatewayError)) throw e;
