@@ -8,9 +8,18 @@ import { GatewayError } from '../errors.js';
 import { formatSignerKey, formatVerifierKey, generateSignerKey, parseSignerKey, parseVerifierKey, type SignerKey, type VerifierKey } from './notekey.js';
 
 /** Key file text without its comment lines ('#…', e.g. a DEMO-ONLY warning). */
+function withoutComments(text: string): string {
+  return text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+}
+
+/** A signer key file's text (comments allowed), parsed: what `passerelle check-config` checks. */
+export function parseSignerKeyText(text: string): SignerKey {
+  return parseSignerKey(withoutComments(text));
+}
+
 function read(path: string): string {
   try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+    return withoutComments(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new GatewayError('CONFIG_UNREADABLE', `fichier de clé illisible : ${path}`, { path }, { cause: e });
   }

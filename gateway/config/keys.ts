@@ -4,13 +4,14 @@
  * mode 0600 outside demo mode), and demo keys refused outside demo mode.
  * Key contents never appear in a problem: only file names, fingerprints and algorithms.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readKey, readPrivateKey, type Key } from 'openpgp';
 import ssh2 from 'ssh2';
 import type { ConfigProblem } from './problems.js';
+import { parseSignerKeyText } from '../audit/keyfile.js';
 
 const SSH_CLIENT_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa']);
 const SSH_HOST_TYPES = new Set(['ssh-ed25519', 'ssh-rsa']);
@@ -60,8 +61,23 @@ function problem(ctx: KeyCheckContext, file: string, path: string, text: string,
   ctx.problems.push({ code, file, path, problem: text });
 }
 
+/**
+ * Key files are small; anything else is refused before it is read: a device such as /dev/zero
+ * (read to the end, it would fill memory), a directory, a certificate flooded with signatures.
+ */
+export const MAX_KEY_FILE_BYTES = 1 << 20;
+
 async function readText(ctx: KeyCheckContext, abs: string, cfgFile: string, path: string): Promise<string | undefined> {
   try {
+    const st = await stat(abs);
+    if (!st.isFile()) {
+      problem(ctx, cfgFile, path, `pas un fichier ordinaire : ${abs}`, 'CONFIG_UNREADABLE');
+      return undefined;
+    }
+    if (st.size > MAX_KEY_FILE_BYTES) {
+      problem(ctx, cfgFile, path, `fichier trop grand pour une clé (${st.size} octets, ${MAX_KEY_FILE_BYTES} au plus) : ${abs}`);
+      return undefined;
+    }
     return await readFile(abs, 'utf8');
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'fichier introuvable' : 'fichier illisible';
@@ -245,7 +261,7 @@ export async function checkGatewayKeys(
     }
   }
   // Checkpoint key: its format belongs to the audit module, which creates it at first start.
-  if (keys.checkpointKey !== undefined) await checkOtherPrivateKey(ctx, resolvePath(keys.checkpointKey), cfgFile, `${base}/checkpointKey`);
+  if (keys.checkpointKey !== undefined) await checkOptionalKeyFile(ctx, resolvePath(keys.checkpointKey), cfgFile, `${base}/checkpointKey`, 'checkpoint-key');
 }
 
 /**
@@ -253,8 +269,25 @@ export async function checkGatewayKeys(
  * key, admin TLS key: generated at first start): when present, not a demo key outside demo
  * mode, and mode 0600.
  */
-export async function checkOtherPrivateKey(ctx: KeyCheckContext, abs: string, cfgFile: string, path: string): Promise<void> {
+/**
+ * A key file the gateway creates at first start when it is absent (the checkpoint key, the admin
+ * UI's TLS key and certificate): if present, it must parse (`parse` throws otherwise) and, when
+ * private, pass the demo and permission checks.
+ */
+export async function checkOptionalKeyFile(ctx: KeyCheckContext, abs: string, cfgFile: string, path: string, kind: 'checkpoint-key' | 'tls-key' | 'tls-cert'): Promise<void> {
   if (!existsSync(abs)) return;
+  const text = await readText(ctx, abs, cfgFile, path);
+  if (text === undefined) return;
+  try {
+    if (kind === 'checkpoint-key') parseSignerKeyText(text);
+    else if (kind === 'tls-key') createPrivateKey(text);
+    else new X509Certificate(text);
+  } catch {
+    const what = kind === 'checkpoint-key' ? 'clé de checkpoint (format signed note)' : kind === 'tls-key' ? 'clé privée TLS (PEM)' : 'certificat TLS (PEM)';
+    problem(ctx, cfgFile, path, `${what} illisible : ${abs}`, 'CONFIG_UNREADABLE');
+    return;
+  }
+  if (kind === 'tls-cert') return;
   await refuseDemo(ctx, abs, undefined, cfgFile, path);
   await checkPrivateMode(ctx, abs, cfgFile, path);
 }

@@ -12,7 +12,7 @@ import { crossReferenceProblems, type FileNames } from './crossref.js';
 import { DEFAULT_LIMITS, DEFAULT_SETTINGS } from './defaults.js';
 import type { ConfigFileKind, ConfigFiles, DatasetFile, MainFile, PartnerFile, RecipientFile, ConventionFile } from './files.js';
 import { deepFreeze, FrozenMap } from './freeze.js';
-import { checkGatewayKeys, checkOtherPrivateKey, checkPgpRef, loadDemoFingerprints, resolveSshKeys, sshKeyBlob, type KeyCheckContext } from './keys.js';
+import { checkGatewayKeys, checkOptionalKeyFile, checkPgpRef, loadDemoFingerprints, resolveSshKeys, sshKeyBlob, type KeyCheckContext } from './keys.js';
 import type { Convention, Dataset, GatewayConfig, GatewaySettings, Partner, PgpKeyRef, Recipient } from './model.js';
 import { configError, pointer, type ConfigProblem } from './problems.js';
 import { projectRoot } from './project.js';
@@ -110,7 +110,8 @@ export async function loadConfigReport(file: string, opts: LoadOptions): Promise
     return abs;
   };
   await checkGatewayKeys(ctx, main.settings.keys, at, mainFile);
-  if (main.settings.admin?.tlsKey !== undefined) await checkOtherPrivateKey(ctx, at(main.settings.admin.tlsKey), mainFile, '/settings/admin/tlsKey');
+  if (main.settings.admin?.tlsKey !== undefined) await checkOptionalKeyFile(ctx, at(main.settings.admin.tlsKey), mainFile, '/settings/admin/tlsKey', 'tls-key');
+  if (main.settings.admin?.tlsCert !== undefined) await checkOptionalKeyFile(ctx, at(main.settings.admin.tlsCert), mainFile, '/settings/admin/tlsCert', 'tls-cert');
   const sshOf = new Map<string, string[]>();
   for (const [i, p] of files.partners.partners.entries()) {
     sshOf.set(`p:${i}`, await resolveSshKeys(ctx, p.sshKeys, at, names.partners, pointer('partners', i, 'sshKeys')));

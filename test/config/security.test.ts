@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config/load.js';
+import { MAX_KEY_FILE_BYTES } from '../../gateway/config/keys.js';
+import { formatSignerKey, generateSignerKey } from '../../gateway/audit/notekey.js';
 import type { ConfigProblem } from '../../gateway/config/problems.js';
 import { realDeployment, rejection, ROOT, type RealDeployment } from './fixtures.js';
 
@@ -45,23 +48,45 @@ describe('private keys and demo keys', () => {
     await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined();
   });
 
-  it('refuses a checkpoint key readable by others, when it exists', async () => {
+  it('refuses a checkpoint key readable by others, or that is no key, when it exists', async () => {
     t.edit('passerelle.json', (d) => (d.settings.keys.checkpointKey = 'keys/gateway/checkpoint.key'));
     await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined(); // not created yet: the audit module makes it
-    writeFileSync(join(t.dir, 'keys', 'gateway', 'checkpoint.key'), 'not a real key\n', { mode: 0o644 });
-    chmodSync(join(t.dir, 'keys', 'gateway', 'checkpoint.key'), 0o644);
+    const file = join(t.dir, 'keys', 'gateway', 'checkpoint.key');
+    writeFileSync(file, `# a comment\n${formatSignerKey(generateSignerKey('passerelle.test/audit'))}\n`, { mode: 0o644 });
+    chmodSync(file, 0o644);
     await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'KEY_PERMISSIONS', detail: { path: '/settings/keys/checkpointKey' } });
+    chmodSync(file, 0o600);
+    await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined();
+    writeFileSync(file, 'not a real key\n');
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE', detail: { path: '/settings/keys/checkpointKey' } });
   });
 
-  it('refuses an admin TLS key readable by others, when it exists', async () => {
+  it('refuses an admin TLS key readable by others, or a key or certificate that does not parse, when they exist', async () => {
     t.edit('passerelle.json', (d) => (d.settings.admin = { tlsCert: 'tls/cert.pem', tlsKey: 'tls/key.pem' }));
     await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined(); // generated at first start
     mkdirSync(join(t.dir, 'tls'));
-    writeFileSync(join(t.dir, 'tls', 'key.pem'), 'not a real key\n');
-    chmodSync(join(t.dir, 'tls', 'key.pem'), 0o604);
+    const key = join(t.dir, 'tls', 'key.pem');
+    writeFileSync(key, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    chmodSync(key, 0o604);
     await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'KEY_PERMISSIONS', detail: { path: '/settings/admin/tlsKey' } });
-    chmodSync(join(t.dir, 'tls', 'key.pem'), 0o600);
+    chmodSync(key, 0o600);
     await expect(loadConfig(t.main, { demo: false })).resolves.toBeDefined();
+    writeFileSync(join(t.dir, 'tls', 'cert.pem'), 'not a certificate\n');
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE', detail: { path: '/settings/admin/tlsCert' } });
+    writeFileSync(key, 'not a real key\n');
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE', detail: { path: '/settings/admin/tlsKey' } });
+  });
+
+  it('refuses a key file that is a device or too large to be a key, before reading it', async () => {
+    t.edit('passerelle.json', (d) => (d.settings.keys.checkpointKey = '/dev/zero'));
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE', detail: { problem: expect.stringMatching(/pas un fichier ordinaire : \/dev\/zero/) } });
+    const big = join(t.dir, 'big.pub.asc');
+    writeFileSync(big, Buffer.alloc(MAX_KEY_FILE_BYTES + 1, 0x41));
+    t.edit('passerelle.json', (d) => {
+      delete d.settings.keys.checkpointKey;
+      d.settings.keys.pgpPublicKey = 'big.pub.asc';
+    });
+    await expect(loadConfig(t.main, { demo: false })).rejects.toMatchObject({ detail: { path: '/settings/keys/pgpPublicKey', problem: expect.stringMatching(/fichier trop grand pour une clé/) } });
   });
 
   it('does not enforce permissions in demo mode', async () => {
