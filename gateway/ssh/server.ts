@@ -3,6 +3,7 @@ import ssh2 from 'ssh2';
 import type { ServerConfig } from 'ssh2';
 import type { AuditSink } from '../audit/events.js';
 import type { ConfigSource, GatewayConfig } from '../config/model.js';
+import { isStorageFull } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import { serverAlgorithms } from './algorithms.js';
@@ -42,6 +43,18 @@ export interface RunningSshServer {
 const SHUTDOWN_GRACE_MS = 2_000;
 /** ssh2 closes an authenticated connection after this many unanswered keepalives. */
 const KEEPALIVE_COUNT_MAX = 3;
+
+/**
+ * The pre-authentication banner while the last audit write found the disk full. Every login is
+ * refused then (no access without its audit entry) and OpenSSH says only "Permission denied";
+ * this says why (sftp and ssh show it unless -q, lftp, PuTTY and WinSCP too). Worded for the
+ * one connection that may still see it once room is back: the write that clears it is the
+ * login's own.
+ */
+export const STORAGE_FULL_BANNER =
+  'Passerelle : le stockage était plein à la dernière opération ; connexions et dépôts peuvent être refusés. ' +
+  "Réessayez plus tard, l'exploitant en est averti.\r\n" +
+  'Gateway: storage was full at the last operation; logins and uploads may be refused. Try again later.\r\n';
 
 /**
  * The SSH server: our own net.Server accepts sockets and applies caps and bans before ssh2
@@ -90,12 +103,27 @@ export async function startSshServer(opts: SshServerOptions): Promise<RunningSsh
     conn.attach(client, info);
   });
 
+  // Whether the last audit write found the disk full (a later success clears it).
+  let storageFull = false;
+  const watched = <T>(p: Promise<T>): Promise<T> =>
+    p.then(
+      (v) => {
+        storageFull = false;
+        return v;
+      },
+      (err: unknown) => {
+        if (isStorageFull(err)) storageFull = true;
+        throw err;
+      },
+    );
+  const audit: AuditSink = { append: (e) => watched(opts.audit.append(e)), appendAll: (es) => watched(opts.audit.appendAll(es)) };
+
   const deps = {
     limits,
     guard,
     keys: () => index,
     dummy,
-    audit: opts.audit,
+    audit,
     log,
     onSession: opts.onSession,
     onClosed: (c: SshConnection) => {
@@ -120,6 +148,8 @@ export async function startSshServer(opts: SshServerOptions): Promise<RunningSsh
     const conn = new SshConnection(newId(), socket, address, peerKey(socket.remoteAddress, socket.remotePort), deps);
     live.add(conn);
     byPeer.set(conn.peer, conn);
+    // ssh2 reads the banner from its config when the connection starts (injectSocket is synchronous).
+    sshConfig.banner = storageFull ? STORAGE_FULL_BANNER : '';
     sshServer.injectSocket(socket);
   });
 

@@ -122,6 +122,8 @@ describe('a full disk under real SFTP clients', () => {
       const r = await sftpBatch(gw, PARTNER, [`put ${sealed} /inbox/faits-4001/a.csv.gpg`]);
       expect(r.code).toBe(255);
       expect(r.stderr).toMatch(/Permission denied/);
+      // Once an audit write has failed, the refusal says why before authentication.
+      if (i > 0) expect(r.stderr).toMatch(/le stockage était plein.*Gateway: storage was full/s);
     }
     expect(seen('outbox')).toEqual([]);
     expect(child.exitCode).toBeNull();
