@@ -93,7 +93,8 @@ export async function* decodeText(source: ByteSource, opts: DecodeOptions): Asyn
   const max = opts.maxLineBytes;
   let line = 1;
   let lineBytes = 0;
-  let prev: Buffer | undefined; // the previous piece: it may end inside a character
+  // The last 3 bytes decoded, across pieces however small: they may begin a character.
+  let last: Buffer = Buffer.alloc(0);
   for await (const raw of source as AsyncIterable<Uint8Array | string>) {
     const whole = typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let at = 0; at < whole.length; at += PIECE) {
@@ -122,12 +123,13 @@ export async function* decodeText(source: ByteSource, opts: DecodeOptions): Asyn
       try {
         text = decoder.decode(part, { stream: true });
       } catch (e) {
-        const ok = decodableLength(unfinishedTail(prev), part, opts.encoding);
-        const before = new TextDecoder(opts.encoding).decode(Buffer.concat([unfinishedTail(prev), part.subarray(0, ok)]), { stream: true });
+        const held = unfinishedTail(last);
+        const ok = decodableLength(held, part, opts.encoding);
+        const before = new TextDecoder(opts.encoding).decode(Buffer.concat([held, part.subarray(0, ok)]), { stream: true });
         if (before !== '') yield before;
         throw encodingError(startLine + countNewlines(part, ok), opts.encoding, e);
       }
-      prev = buf;
+      last = part.length >= 3 ? part.subarray(part.length - 3) : Buffer.concat([last, part]).subarray(-3);
       if (text !== '') yield text;
       if (tooLong) throw tooLong;
     }
@@ -160,15 +162,13 @@ function countNewlines(buf: Buffer, end: number): number {
   return n;
 }
 
-/** Offset in `buf` of its first invalid byte, reading on from a character `prev` may have begun. */
-/** The bytes at the end of `prev` that begin a character not finished yet (a streaming decoder holds them). */
-function unfinishedTail(prev: Buffer | undefined): Buffer {
-  if (!prev) return Buffer.alloc(0);
-  for (let k = 1; k <= Math.min(3, prev.length); k++) {
-    const b = prev[prev.length - k] ?? 0;
+/** The bytes at the end of `last` that begin a character not finished yet (a streaming decoder holds them). */
+function unfinishedTail(last: Buffer): Buffer {
+  for (let k = 1; k <= Math.min(3, last.length); k++) {
+    const b = last[last.length - k] ?? 0;
     if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
     const needs = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return needs > k ? prev.subarray(prev.length - k) : Buffer.alloc(0);
+    return needs > k ? last.subarray(last.length - k) : Buffer.alloc(0);
   }
   return Buffer.alloc(0);
 }

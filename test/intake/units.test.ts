@@ -73,11 +73,13 @@ describe('decodeText', () => {
     expect(decodableLength(Uint8Array.from([0xe2, 0x82]), Uint8Array.from([0xac, 0xff]), 'utf-8')).toBe(1); // € finished, then FF
   });
   it('hands on the text before a bad byte or a line too long, the same in any chunking', async () => {
-    const cases: [Buffer, number | undefined][] = [
-      [Buffer.concat([Buffer.from('ab\ncdé\nef'), Buffer.from([0xc3, 0x0a]), Buffer.from('gh\n')]), undefined],
-      [Buffer.from('ab\ncd\néfghij\nk\n'), 5],
+    const cases: [Buffer, number | undefined, { text: string; code: string; line: number }][] = [
+      [Buffer.concat([Buffer.from('ab\ncdé\nef'), Buffer.from([0xc3, 0x0a]), Buffer.from('gh\n')]), undefined, { text: 'ab\ncdé\nef', code: 'FORMAT_ENCODING', line: 3 }],
+      [Buffer.from('ab\ncd\néfghij\nk\n'), 5, { text: 'ab\ncd\néfgh', code: 'FORMAT_LINE_TOO_LONG', line: 3 }],
+      // A 4-byte character left unfinished across several 1-byte pieces, then a byte that cannot continue it.
+      [Buffer.concat([Buffer.from('ab\n'), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from('A\ncd\n')]), undefined, { text: 'ab\n', code: 'FORMAT_ENCODING', line: 2 }],
     ];
-    for (const [file, maxLineBytes] of cases) {
+    for (const [file, maxLineBytes, expected] of cases) {
       const outcomes = await Promise.all(
         [1, 2, 3, 5, file.length].map(async (size) => {
           const pieces: string[] = [];
@@ -88,7 +90,7 @@ describe('decodeText', () => {
           return { text: pieces.join(''), code: (err as { code?: string }).code, line: (err as { detail?: { line?: number } }).detail?.line };
         }),
       );
-      expect(outcomes[0]).toEqual(maxLineBytes === undefined ? { text: 'ab\ncdé\nef', code: 'FORMAT_ENCODING', line: 3 } : { text: 'ab\ncd\néfgh', code: 'FORMAT_LINE_TOO_LONG', line: 3 });
+      expect(outcomes[0]).toEqual(expected);
       for (const o of outcomes) expect(o).toEqual(outcomes[0]);
     }
   });
