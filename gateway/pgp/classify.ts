@@ -9,7 +9,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 const RULES: ReadonlyArray<readonly [RegExp, ErrorCode]> = [
   [/decompressed (message )?size exceeded/i, 'PGP_TOO_LARGE'],
   [/Session key decryption failed|No decryption key packets found|decryption key/i, 'PGP_WRONG_RECIPIENT'],
-  [/Unexpected packet|Trailing signature|Missing trailing signature|OPS following|GrammarError|not a valid OpenPGP message|No literal data|Packet not allowed/i, 'PGP_MALFORMED'],
+  [/Unexpected packet|Parsing \w+Packet failed|Trailing signature|Missing trailing signature|OPS following|GrammarError|not a valid OpenPGP message|No literal data|Packet not allowed/i, 'PGP_MALFORMED'],
   [/Modification detected|authentication tag|MDC|Unexpected end|premature|truncat|incomplete|Error during parsing|Invalid session key|checksum/i, 'PGP_CORRUPT'],
   [/insecure|weak|considered too|Symmetrically encrypted data without integrity|unsupported/i, 'PGP_WEAK_ALGORITHM'],
 ];

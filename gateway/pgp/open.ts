@@ -126,7 +126,9 @@ async function verifyWithOpenpgp(packets: AsyncIterable<Uint8Array>, opts: OpenO
     const message = await openpgp.readMessage({ binaryMessage: iterableToWebStream(packets), config });
     return await openpgp.verify({ message, verificationKeys: opts.senderKeys, format: 'binary', date: opts.now, config });
   } catch (e) {
-    throw classifyOpenpgpError(e, 'PGP_CORRUPT');
+    // The packets were decrypted already: what openpgp.js cannot read in them is their structure.
+    // (A corrupt ciphertext is still reported as such: run() checks the MDC, which outranks this.)
+    throw classifyOpenpgpError(e, 'PGP_MALFORMED');
   }
 }
 
@@ -165,7 +167,7 @@ async function* decryptAndStream(input: InputStream, opts: OpenOptions, config: 
       try {
         r = await reader.next();
       } catch (e) {
-        throw classifyOpenpgpError(e, 'PGP_CORRUPT');
+        throw classifyOpenpgpError(e, decrypted.engine === 'native+openpgp' ? 'PGP_MALFORMED' : 'PGP_CORRUPT');
       }
       if (r.done === true) { finished = true; break; }
       total += r.value.length;
@@ -194,8 +196,11 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<O
     decrypted = yield* decryptAndStream(input, opts, config, hook);
   } catch (e) {
     const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
+    // A flipped ciphertext byte decrypts to garbage that fails to parse long before the MDC at
+    // the end is reached; the MDC failure is the true reason, so it outranks any parse error
+    // (even one already called corrupt, whose cause may be a parser tripping over that garbage).
     // A limit is a verdict of its own: no need to decrypt the rest of a file that is too large.
-    const check = err.code === 'PGP_CORRUPT' || err.code === 'PGP_TOO_LARGE' ? undefined : hook.check;
+    const check = err.code === 'PGP_TOO_LARGE' ? undefined : hook.check;
     const integrity = check === undefined ? null : await check();
     throw integrity ?? err;
   }

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GnuPG, run } from './gnupg.js';
-import { consume, fileStream, loadPrivate, loadPublic, craftSignedEncrypted, literalPacket, DAY, KEYS_AT, GATEWAY, PARTNER_ED, PARTNER_RSA } from './fixtures.js';
+import { consume, fileStream, loadPrivate, loadPublic, craftSignedEncrypted, encryptRawPackets, onePassSignature, literalPacket, DAY, KEYS_AT, GATEWAY, PARTNER_ED, PARTNER_RSA } from './fixtures.js';
 import { DEFAULT_MAX_AGE_MS, type OpenOptions } from '../../gateway/pgp/open.js';
 
 const OTHER = 'other-partner@other.test';
@@ -175,6 +175,18 @@ const corpus: Case[] = [
   {
     name: 'a second literal packet inside the encryption, after the signature',
     make: (c) => craftSignedEncrypted(c.body, c.partnerKey, c.gatewayPublic, (p) => { p.push(literalPacket(Buffer.from('smuggled\n'))); }),
+    expect: { code: 'PGP_MALFORMED' },
+  },
+  {
+    // openpgp.js reads such a header past the packet's end and trips (a TypeError): the native
+    // engine hands it this message (no one-pass signature) and must still give a code of its own.
+    name: 'a literal packet whose file name runs past its end, validly encrypted',
+    make: (c) => encryptRawPackets(Buffer.from([0xcb, 3, 0x62, 40, 0x41]), c.gatewayPublic),
+    expect: { code: 'PGP_MALFORMED' },
+  },
+  {
+    name: 'the same after a one-pass signature (read by the native engine)',
+    make: (c) => encryptRawPackets(Buffer.concat([onePassSignature(c.partnerKey), Buffer.from([0xcb, 3, 0x62, 40, 0x41])]), c.gatewayPublic),
     expect: { code: 'PGP_MALFORMED' },
   },
   {

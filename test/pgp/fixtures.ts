@@ -84,6 +84,25 @@ export function literalPacket(data: Uint8Array): openpgp.LiteralDataPacket {
 }
 
 /**
+ * `packets` (raw bytes, any structure) in a stored (algorithm 0) compressed packet, encrypted to
+ * `recipient` with a valid MDC: packets no OpenPGP implementation would write, sealed properly.
+ */
+export async function encryptRawPackets(packets: Uint8Array, recipient: openpgp.PublicKey): Promise<Buffer> {
+  const packet = new openpgp.CompressedDataPacket();
+  // Fields openpgp's types keep private: the bytes are set as they are, not compressed.
+  Object.assign(packet, { algorithm: openpgp.enums.compression.uncompressed, compressed: packets });
+  const list = new openpgp.PacketList<openpgp.AnyPacket>();
+  list.push(packet);
+  const encrypted = await new openpgp.Message(list).encrypt([recipient]);
+  return Buffer.from(encrypted.write() as Uint8Array);
+}
+
+/** A one-pass signature packet (version 3, binary, SHA-256, EdDSA, last) announcing `signer`. */
+export function onePassSignature(signer: openpgp.PublicKey): Buffer {
+  return Buffer.concat([Buffer.from([0x90, 0x0d, 3, 0, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);
+}
+
+/**
  * A zlib compression bomb: a compressed packet whose content is a one-pass signature announcing
  * `signer` (an Ed25519 key) and a literal packet of `size` zero bytes, encrypted to `recipient`. Built without compressing `size` bytes: after a
  * full flush deflate forgets its history, so every 1 MiB block of zeros compresses to the same
@@ -93,8 +112,7 @@ export function literalPacket(data: Uint8Array): openpgp.LiteralDataPacket {
 export async function zlibBomb(size: number, recipient: openpgp.PublicKey, signer: openpgp.PublicKey): Promise<Buffer> {
   const { deflateSync, constants } = await import('node:zlib');
   const MiB = 1 << 20;
-  // One-pass signature: version 3, binary, SHA-256, EdDSA, key ID, last.
-  const ops = Buffer.concat([Buffer.from([0x90, 0x0d, 3, 0, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);
+  const ops = onePassSignature(signer);
   const header = Buffer.alloc(2 + 4 + 6);
   header[0] = 0xcb; // new-format literal data packet
   header[1] = 0xff; // five-octet length follows

@@ -12,7 +12,7 @@ import * as openpgp from 'openpgp';
 import type { OnePassSignaturePacket, PublicKey, SignaturePacket } from 'openpgp';
 import { GatewayError } from '../../errors.js';
 import { classifyOpenpgpError } from '../classify.js';
-import { ByteReader, readHeader, packetBody, readSmallBody, framePacket, type PacketHeader } from './bytes.js';
+import { ByteReader, readHeader, packetBody, readSmallBody, framePacket, Truncated, type PacketHeader } from './bytes.js';
 import { finishV4Hash, verifyNative, NATIVE_HASHES, NATIVE_KEY_ALGORITHMS } from './verify.js';
 
 type VerificationResult = openpgp.DecryptMessageResult['signatures'][number];
@@ -52,7 +52,37 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/**
+ * The decrypted packets end before a header or a length says they should. When the ciphertext
+ * was cut, its own check (truncation, MDC) outranks this in open.ts; when that check passes, the
+ * packets were sealed this way: their structure is wrong, nothing was truncated.
+ */
+function structural(e: unknown): unknown {
+  return e instanceof Truncated ? malformed(`${String(e.detail['what'])} runs past the end of its packet`) : e;
+}
+
 export async function openInner(plain: AsyncIterator<Uint8Array>, senderKeys: readonly PublicKey[], now: Date, config: openpgp.Config): Promise<Inner> {
+  let inner: Inner;
+  try {
+    inner = await readInner(plain, senderKeys, now, config);
+  } catch (e) {
+    throw structural(e);
+  }
+  if (inner.kind === 'fallback') return inner;
+  const data = inner.data;
+  return {
+    ...inner,
+    data: (async function* () {
+      try {
+        yield* data;
+      } catch (e) {
+        throw structural(e);
+      }
+    })(),
+  };
+}
+
+async function readInner(plain: AsyncIterator<Uint8Array>, senderKeys: readonly PublicKey[], now: Date, config: openpgp.Config): Promise<Inner> {
   const outer = new ByteReader(plain);
   outer.record();
   let seq = outer;

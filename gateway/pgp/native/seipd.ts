@@ -62,14 +62,26 @@ export async function openOuter(source: AsyncIterator<Uint8Array>, decryptionKey
   const cipher = sessionKey?.algorithm === null || sessionKey === undefined ? undefined : AES[sessionKey.algorithm];
   if (cipher === undefined || sessionKey === undefined) return fallback();
   r.stopRecording();
-  const plaintext = decrypt(r, first.value.subarray(1), body, cipher, sessionKey.data);
+  const decrypted = decrypt(r, first.value.subarray(1), body, cipher, sessionKey.data);
+  // The ciphertext's own failure, kept: the inner reader may have met it first and passed it on
+  // wrapped, and a generator that threw answers `done` afterwards.
+  let failed: unknown;
+  const plaintext: AsyncGenerator<Uint8Array> = (async function* () {
+    try {
+      yield* decrypted;
+    } catch (e) {
+      failed = e;
+      throw e;
+    }
+  })();
   const integrity = async (): Promise<GatewayError | null> => {
     try {
-      for (;;) if ((await plaintext.next()).done === true) return null;
-    } catch (e) {
-      const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
-      return err.code === 'PGP_CORRUPT' ? err : null;
+      if (failed === undefined) for (;;) if ((await plaintext.next()).done === true) return null;
+    } catch {
+      // recorded in `failed`
     }
+    const err = classifyOpenpgpError(failed, 'PGP_CORRUPT');
+    return err.code === 'PGP_CORRUPT' ? err : null;
   };
   return { kind: 'native', plaintext, integrity };
 }
