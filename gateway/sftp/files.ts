@@ -115,7 +115,7 @@ export async function openRead(s: SessionState, node: ServedNode): Promise<ReadH
     await closeP(fd);
     throw notFound();
   }
-  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet(), syncReads: true, replies: { tail: Promise.resolve() } };
+  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet(), syncReads: true, slowReads: 0, replies: { tail: Promise.resolve() } };
 }
 
 /**
@@ -142,10 +142,19 @@ export function releaseReadBuffer(buf: Buffer): void {
 }
 
 /**
- * A synchronous read longer than this did not come from the page cache: that handle's later
- * READs go through libuv's thread pool, so a cold file never holds the SSH thread for long.
+ * A synchronous read longer than this did not come from the page cache; after SLOW_READS_IN_A_ROW
+ * of them that handle's later READs go through libuv's thread pool, so a cold file never holds
+ * the SSH thread for long. One slow read is not enough: a page-cache read is sometimes slow too
+ * (the thread pre-empted, fresh pages faulted in); in the bench, one such read (1.3 to 6 ms
+ * among 2,057 of ~32 µs) in every 512 MiB download sent the rest of it through the pool.
  */
 const CACHED_READ_MS = 1;
+const SLOW_READS_IN_A_ROW = 3;
+
+/** The handle's run of slow synchronous reads after one that took `ms`. */
+export function slowReadStreak(streak: number, ms: number): number {
+  return ms > CACHED_READ_MS ? streak + 1 : 0;
+}
 
 /**
  * READ: at most `maxReadLength` bytes; `undefined` means end of file.
@@ -153,7 +162,7 @@ const CACHED_READ_MS = 1;
  * Deliveries are read soon after they were written, from the page cache: there a 255 KiB read
  * is a copy of some 30 µs, while handing it to the thread pool cost ~350 µs of this thread's
  * time per READ (the woken pool thread pre-empts it on a 2-core machine): 512 MiB download,
- * 205 → 270 MB/s and a third less CPU. A handle whose read was slow (the disk) stops reading
+ * 205 → 270 MB/s and a third less CPU. A handle whose reads are slow (the disk) stops reading
  * synchronously.
  */
 export async function readAt(s: SessionState, h: ReadHandle, offset: number, len: number): Promise<Buffer | undefined> {
@@ -165,7 +174,8 @@ export async function readAt(s: SessionState, h: ReadHandle, offset: number, len
     if (h.syncReads) {
       const start = performance.now();
       bytesRead = readSync(h.fd, buf, 0, n, offset);
-      if (performance.now() - start > CACHED_READ_MS) h.syncReads = false;
+      h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
+      if (h.slowReads >= SLOW_READS_IN_A_ROW) h.syncReads = false;
     } else {
       ({ bytesRead } = await readP(h.fd, buf, 0, n, offset));
     }

@@ -54,6 +54,8 @@ export interface ReadHandle {
   readonly coverage: IntervalSet;
   /** READs served with a synchronous read while the file comes from the page cache (files.ts). */
   syncReads: boolean;
+  /** Slow synchronous reads in a row: a few of them end `syncReads`. */
+  slowReads: number;
   readonly replies: { tail: Promise<void> };
 }
 
