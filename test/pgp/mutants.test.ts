@@ -7,6 +7,9 @@
  * be a change that does not matter (a key id hint, say): the same signer, the same plaintext.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GnuPG } from './gnupg.js';
@@ -77,6 +80,15 @@ function programmingError(e: unknown): Error | undefined {
   return undefined;
 }
 
+/** Writes the unmutated message and both keys to a directory that outlives the test; returns it. */
+function keepForReplay(kind: string, msg: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), `passerelle-mutants-${kind}-`));
+  writeFileSync(join(dir, 'message.pgp'), msg);
+  writeFileSync(join(dir, 'gateway.sec.asc'), g.exportSecret(`<${GATEWAY}>`));
+  writeFileSync(join(dir, 'partner.pub.asc'), g.exportPublic(`<${PARTNER_ED}>`));
+  return dir;
+}
+
 async function open(bytes: Buffer, chunk: number): Promise<Outcome | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), PER_MUTANT_MS)));
@@ -112,7 +124,9 @@ describe('mutated GnuPG messages', () => {
         else if (programmingError(out.error)) problems.push(`${m.name}: ${out.code} from ${String(programmingError(out.error))}`);
         else codes.set(out.code, (codes.get(out.code) ?? 0) + 1);
       }
-      expect(problems.slice(0, 20)).toEqual([]);
+      // The keys are new each run: keep what it takes to replay a failure.
+      const kept = problems.length > 0 ? keepForReplay(kind, msg) : '';
+      expect(problems.slice(0, 20), `message and keys kept in ${kept}`).toEqual([]);
       // The mutants reach several distinct checks, not one early refusal.
       expect(codes.size).toBeGreaterThanOrEqual(3);
       expect(accepted).toBeLessThan(n / 10);
