@@ -24,6 +24,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   partialUploadKeepMs: 24 * 3600_000, // an interrupted upload may be resumed this long
   renameWaitMs: 30_000, // a closed temporary name keeps its streamed pipeline this long for its RENAME
   signatureMaxAgeMs: 7 * 24 * 3600_000, // replay window for the partner's signature time
+  decryptStallMs: 30_000, // OpenPGP decryption that neither reads nor writes this long: refused (pgp/open.ts)
 });
 
 export const DEFAULT_SETTINGS = Object.freeze({

@@ -95,6 +95,8 @@ export interface Limits {
   /** How long the pipeline that followed a closed temporary name waits for its RENAME. */
   readonly renameWaitMs: number;
   readonly signatureMaxAgeMs: number;
+  /** A decryption that neither reads input nor gives plaintext this long is refused as unreadable. */
+  readonly decryptStallMs: number;
 }
 
 export interface GatewaySettings {

@@ -59,6 +59,7 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
     now: env.now(),
     maxAgeMs: limits.signatureMaxAgeMs,
     maxDecompressedBytes: limits.maxDecompressedBytes,
+    stallMs: limits.decryptStallMs,
     allowRsa2048: keys.partnerAllowsRsa2048(ctx.partnerId),
   });
   const plaintext = drainOnEarlyExit(opened.plaintext);

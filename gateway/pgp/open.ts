@@ -61,6 +61,11 @@ export interface OpenOptions {
    * rest; 'openpgp': openpgp.js only (the reference, used by the tests to compare verdicts).
    */
   engine?: 'auto' | 'openpgp';
+  /**
+   * How long the reader may wait for plaintext while the decryptor neither asks for input nor
+   * gives output before the message is refused as unreadable (default 30 s; see `watchInput`).
+   */
+  stallMs?: number;
 }
 
 export interface OpenedMessage {
@@ -225,6 +230,50 @@ async function cancel(data: Decrypted['data']): Promise<void> {
   else await data[Symbol.asyncIterator]().return?.(undefined)?.catch(() => undefined);
 }
 
+export const DEFAULT_STALL_MS = 30_000;
+
+/** What the stall watch knows: whether the decryptor waits on its input, and when it last moved. */
+interface Watch { pulling: boolean; last: number }
+
+/**
+ * The input, noting when the decryptor asks for it. openpgp.js can stop on some corrupt input
+ * without settling anything (found with flipped ciphertext bytes in armored GnuPG messages; its
+ * issue tracker has other cases): no read of the input, no output, no error. Waiting on the
+ * upload (`pulling`) is not a stall; waiting on nothing is.
+ */
+async function* watchInput(input: InputStream, watch: Watch): AsyncGenerator<Uint8Array> {
+  const it = chunksOf(input);
+  try {
+    for (;;) {
+      watch.pulling = true;
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } finally {
+        watch.pulling = false;
+        watch.last = Date.now();
+      }
+      if (r.done === true) return;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.(undefined);
+  }
+}
+
+/** Rejects with `error` once the decryptor has stalled for `stallMs`; `stop` ends the watch. */
+function stallWatch(watch: Watch, stallMs: number): { promise: Promise<never>; stop: () => void; error: GatewayError } {
+  const error = new GatewayError('PGP_CORRUPT', "message illisible : le déchiffrement s'est arrêté sans conclure / unreadable message: decryption stopped without a result", { stalledMs: stallMs });
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (!watch.pulling && Date.now() - watch.last > stallMs) reject(error);
+    }, Math.max(10, Math.min(1000, stallMs / 4)));
+  });
+  promise.catch(() => undefined);
+  return { promise, stop: () => clearInterval(timer), error };
+}
+
 /**
  * Opens an uploaded message. Nothing is read until `plaintext` is iterated. See the CONTRACT at
  * the top of this file: consume `plaintext` fully, then await `result`.
@@ -240,18 +289,35 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
     [Symbol.asyncIterator]() {
       if (started) throw new Error('openMessage: plaintext can be iterated only once');
       started = true;
-      const gen = run(input, opts, (p) => { p.then(resolve, reject); });
+      const watch: Watch = { pulling: false, last: Date.now() };
+      const source = watchInput(input, watch);
+      const gen = run(source, opts, (p) => { p.then(resolve, reject); });
+      const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
+      // Set once the decryptor stalled: `gen` will never settle again, so it is left alone.
+      let stalled: GatewayError | undefined;
       return {
         async next() {
+          if (stalled) throw stalled;
+          // Only time spent waiting here counts: a slow reader is not a stalled decryptor.
+          watch.last = Date.now();
+          const stall = stallWatch(watch, stallMs);
           try {
-            return await gen.next();
+            return await Promise.race([gen.next(), stall.promise]);
           } catch (e) {
             const err = isGatewayError(e) ? e : classifyOpenpgpError(e, 'PGP_CORRUPT');
+            if (err === stall.error) {
+              stalled = err;
+              // Not waiting on the input (that is what a stall is): `source` is at a yield.
+              void source.return(undefined).catch(() => undefined);
+            }
             reject(err);
             throw err;
+          } finally {
+            stall.stop();
           }
         },
         async return(value?: unknown) {
+          if (stalled) return { done: true as const, value: undefined };
           const r = await gen.return(value as undefined);
           reject(new GatewayError('GATEWAY_FAILURE', 'lecture du contenu interrompue avant la fin / plaintext not consumed to the end', {}));
           return r;

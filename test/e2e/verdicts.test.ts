@@ -11,9 +11,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { newReceipt, outboxCount, receiptNames } from './outcomes.js';
 import { lftp, psftp, rclone, run, scp, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -46,22 +47,8 @@ function seal(signer: string, plain: Buffer | string, name: string): string {
   return out;
 }
 
-/** Receipts of a partner on disk, newest last (names start with the time-sortable upload id). */
-function receipts(partner: string): string[] {
-  const d = join(tg.dataDir, 'receipts', partner);
-  return existsSync(d) ? readdirSync(d).filter((n) => n.endsWith('.json')).sort() : [];
-}
 
-function newReceipt(partner: string, before: string[]): Record<string, unknown> {
-  const added = receipts(partner).filter((n) => !before.includes(n));
-  expect(added.length).toBe(1);
-  return JSON.parse(readFileSync(join(tg.dataDir, 'receipts', partner, added[0]!), 'utf8')) as Record<string, unknown>;
-}
 
-function outboxCount(): number {
-  const d = join(tg.dataDir, 'outbox');
-  return existsSync(d) ? readdirSync(d, { recursive: true }).filter((n) => String(n).endsWith('.ndjson.pgp')).length : 0;
-}
 
 beforeAll(async () => {
   tg = await startTestGateway({ intakeWorkers: 1 });
@@ -83,10 +70,10 @@ afterAll(async () => {
 describe('a sealed export, end to end with real clients', () => {
   it('OpenSSH sftp -b: accepted (exit 0), receipt readable over SFTP, the commune decrypts its records', async () => {
     const file = seal('police-nationale', CSV, 'ok.csv.pgp');
-    const before = receipts('police-nationale');
+    const before = receiptNames(tg.dataDir, 'police-nationale');
     const put = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/export-2026-03.csv.pgp`]);
     expect(put.code, put.stderr).toBe(0);
-    const receipt = newReceipt('police-nationale', before);
+    const receipt = newReceipt(tg.dataDir, 'police-nationale', before);
     expect(receipt['status']).toBe('accepted');
     // The receipt names the file as received: the digest the SFTP layer computed at the commit.
     expect(receipt['file']).toEqual({ name: 'export-2026-03.csv.pgp', sha256: sha256Of(file), bytes: readFileSync(file).length });
@@ -117,20 +104,20 @@ describe('a sealed export, end to end with real clients', () => {
 
   it('OpenSSH sftp -b: a file signed by another partner exits 1, publishes nothing, and the receipt says why', async () => {
     const file = seal('bailleur-social', CSV, 'foreign.csv.pgp');
-    const before = receipts('police-nationale');
-    const outbox = outboxCount();
+    const before = receiptNames(tg.dataDir, 'police-nationale');
+    const outbox = outboxCount(tg.dataDir);
     const put = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/foreign.csv.pgp`]);
     expect(put.code).toBe(1);
-    expect(outboxCount()).toBe(outbox);
-    expect(newReceipt('police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER', file: { sha256: sha256Of(file), bytes: readFileSync(file).length } });
+    expect(outboxCount(tg.dataDir)).toBe(outbox);
+    expect(newReceipt(tg.dataDir, 'police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER', file: { sha256: sha256Of(file), bytes: readFileSync(file).length } });
   });
 
   it('OpenSSH scp: a rejected file exits 1', async () => {
     const file = seal('bailleur-social', CSV, 'scp.csv.pgp');
-    const before = receipts('police-nationale');
+    const before = receiptNames(tg.dataDir, 'police-nationale');
     const r = await scp(gw, 'police-nationale', file, ':/inbox/faits-4001/scp.csv.pgp');
     expect(r.code).toBe(1);
-    expect(newReceipt('police-nationale', before)['code']).toBe('PGP_UNKNOWN_SIGNER');
+    expect(newReceipt(tg.dataDir, 'police-nationale', before)['code']).toBe('PGP_UNKNOWN_SIGNER');
   });
 
   it('lftp: a rejected file exits 1 and prints the reason code', async () => {
@@ -149,32 +136,32 @@ describe('a sealed export, end to end with real clients', () => {
 
   it('PuTTY psftp -b: prints only "error while closing: failure", stops the batch (exit 2); the receipt is what tells the partner why', async () => {
     const file = seal('bailleur-social', CSV, 'psftp.csv.pgp');
-    const before = receipts('police-nationale');
+    const before = receiptNames(tg.dataDir, 'police-nationale');
     const r = await psftp(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/psftp.csv.pgp`]);
     expect(r.stdout).toContain('error while closing: failure');
     expect(r.stdout + r.stderr).not.toContain('PGP_UNKNOWN_SIGNER');
     expect(r.code, JSON.stringify(r)).toBe(2);
-    expect(newReceipt('police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER' });
+    expect(newReceipt(tg.dataDir, 'police-nationale', before)).toMatchObject({ status: 'rejected', code: 'PGP_UNKNOWN_SIGNER' });
   });
 
   it('a byte-identical file already accepted is answered OK, with a duplicate receipt and no new delivery', async () => {
     const file = seal('police-nationale', CSV, 'dup.csv.pgp');
     const first = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/dup1.csv.pgp`]);
     expect(first.code, first.stderr).toBe(0);
-    const outbox = outboxCount();
-    const before = receipts('police-nationale');
+    const outbox = outboxCount(tg.dataDir);
+    const before = receiptNames(tg.dataDir, 'police-nationale');
     const again = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/dup2.csv.pgp`]);
     expect(again.code, again.stderr).toBe(0);
-    expect(newReceipt('police-nationale', before)).toMatchObject({ status: 'duplicate', code: 'DUPLICATE_FILE' });
-    expect(outboxCount()).toBe(outbox);
+    expect(newReceipt(tg.dataDir, 'police-nationale', before)).toMatchObject({ status: 'duplicate', code: 'DUPLICATE_FILE' });
+    expect(outboxCount(tg.dataDir)).toBe(outbox);
   });
 
   it('a temporary name renamed onto a final name is the commit point (WinSCP-style .filepart)', async () => {
     const file = seal('police-nationale', CSV.toString('utf8').replace('PN-2026-0001', 'PN-2026-9001'), 'part.csv.pgp');
-    const before = receipts('police-nationale');
+    const before = receiptNames(tg.dataDir, 'police-nationale');
     const r = await sftpBatch(gw, 'police-nationale', [`put ${file} /inbox/faits-4001/x.csv.pgp.filepart`, 'rename /inbox/faits-4001/x.csv.pgp.filepart /inbox/faits-4001/x.csv.pgp']);
     expect(r.code, r.stderr).toBe(0);
-    expect(newReceipt('police-nationale', before)['status']).toBe('accepted');
+    expect(newReceipt(tg.dataDir, 'police-nationale', before)['status']).toBe('accepted');
   });
 
   it('nothing received stays in staging once its verdict is given', () => {

@@ -52,6 +52,7 @@ export const TEST_LIMITS: Limits = Object.freeze({
   partialUploadKeepMs: 3_600_000,
   renameWaitMs: 30_000,
   signatureMaxAgeMs: 7 * 24 * 3_600_000,
+  decryptStallMs: 30_000,
 });
 
 export interface PartySpec {
