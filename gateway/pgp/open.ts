@@ -261,17 +261,8 @@ async function* watchInput(input: InputStream, watch: Watch): AsyncGenerator<Uin
   }
 }
 
-/** Rejects with `error` once the decryptor has stalled for `stallMs`; `stop` ends the watch. */
-function stallWatch(watch: Watch, stallMs: number): { promise: Promise<never>; stop: () => void; error: GatewayError } {
-  const error = new GatewayError('PGP_CORRUPT', "message illisible : le déchiffrement s'est arrêté sans conclure / unreadable message: decryption stopped without a result", { stalledMs: stallMs });
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setInterval(() => {
-      if (!watch.pulling && Date.now() - watch.last > stallMs) reject(error);
-    }, Math.max(10, Math.min(1000, stallMs / 4)));
-  });
-  promise.catch(() => undefined);
-  return { promise, stop: () => clearInterval(timer), error };
+function stallError(stallMs: number): GatewayError {
+  return new GatewayError('PGP_CORRUPT', "message illisible : le déchiffrement s'est arrêté sans conclure / unreadable message: decryption stopped without a result", { stalledMs: stallMs });
 }
 
 /**
@@ -293,30 +284,50 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
       const source = watchInput(input, watch);
       const gen = run(source, opts, (p) => { p.then(resolve, reject); });
       const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
-      // Set once the decryptor stalled: `gen` will never settle again, so it is left alone.
+      // The reader's pending next(), which a stall rejects: `gen` itself would never settle.
+      let waiting: ((e: GatewayError) => void) | undefined;
+      // Set once the decryptor stalled: `gen` is left alone from then on.
       let stalled: GatewayError | undefined;
+      // One timer per message, not per chunk: a timer, a race and an error per next() cost a
+      // third of openMessage's throughput (GnuPG's 8 KiB partial lengths make many chunks).
+      let timer: NodeJS.Timeout | undefined;
+      const watching = (on: boolean): void => {
+        if (on && timer === undefined) {
+          timer = setInterval(() => {
+            if (waiting !== undefined && !watch.pulling && Date.now() - watch.last > stallMs) waiting(stalled = stallError(stallMs));
+          }, Math.max(10, Math.min(1000, stallMs / 4)));
+          timer.unref();
+        } else if (!on && timer !== undefined) {
+          clearInterval(timer);
+          timer = undefined;
+        }
+      };
       return {
         async next() {
           if (stalled) throw stalled;
+          watching(true);
           // Only time spent waiting here counts: a slow reader is not a stalled decryptor.
           watch.last = Date.now();
-          const stall = stallWatch(watch, stallMs);
           try {
-            return await Promise.race([gen.next(), stall.promise]);
+            const r = await new Promise<IteratorResult<Uint8Array>>((res, rej) => {
+              waiting = rej;
+              gen.next().then(res, rej);
+            });
+            if (r.done === true) watching(false);
+            return r;
           } catch (e) {
+            watching(false);
             const err = isGatewayError(e) ? e : classifyOpenpgpError(e, 'PGP_CORRUPT');
-            if (err === stall.error) {
-              stalled = err;
-              // Not waiting on the input (that is what a stall is): `source` is at a yield.
-              void source.return(undefined).catch(() => undefined);
-            }
+            // Not waiting on the input (that is what a stall is): `source` is at a yield.
+            if (err === stalled) void source.return(undefined).catch(() => undefined);
             reject(err);
             throw err;
           } finally {
-            stall.stop();
+            waiting = undefined;
           }
         },
         async return(value?: unknown) {
+          watching(false);
           if (stalled) return { done: true as const, value: undefined };
           const r = await gen.return(value as undefined);
           reject(new GatewayError('GATEWAY_FAILURE', 'lecture du contenu interrompue avant la fin / plaintext not consumed to the end', {}));
