@@ -31,6 +31,7 @@
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../config/defaults.js';
 import { sniff, type Sniffed } from './sniff.js';
 import { chunksOf, iterableToWebStream, type InputStream } from './streams.js';
 import { openOuter } from './native/seipd.js';
@@ -63,7 +64,7 @@ export interface OpenOptions {
   engine?: 'auto' | 'openpgp';
   /**
    * How long the reader may wait for plaintext while the decryptor neither asks for input nor
-   * gives output before the message is refused as unreadable (default 30 s; see `watchInput`).
+   * gives output before the message is refused as unreadable (default `limits.decryptStallMs`).
    */
   stallMs?: number;
 }
@@ -230,8 +231,6 @@ async function cancel(data: Decrypted['data']): Promise<void> {
   else await data[Symbol.asyncIterator]().return?.(undefined)?.catch(() => undefined);
 }
 
-export const DEFAULT_STALL_MS = 30_000;
-
 /** What the stall watch knows: whether the decryptor waits on its input, and when it last moved. */
 interface Watch { pulling: boolean; last: number }
 
@@ -283,7 +282,7 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
       const watch: Watch = { pulling: false, last: Date.now() };
       const source = watchInput(input, watch);
       const gen = run(source, opts, (p) => { p.then(resolve, reject); });
-      const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
+      const stallMs = opts.stallMs ?? DEFAULT_LIMITS.decryptStallMs;
       // The reader's pending next(), which a stall rejects: `gen` itself would never settle.
       let waiting: ((e: GatewayError) => void) | undefined;
       // Set once the decryptor stalled: `gen` is left alone from then on.

@@ -190,6 +190,13 @@ const corpus: Case[] = [
     expect: { code: 'PGP_MALFORMED' },
   },
   {
+    // Its data ends early: "truncated", as openpgp.js says too (a header that does not fit its
+    // own packet, above, is a malformed structure).
+    name: 'a literal packet longer than what follows it, after a one-pass signature, validly encrypted',
+    make: (c) => encryptRawPackets(Buffer.concat([onePassSignature(c.partnerKey), Buffer.from([0xcb, 100, 0x62, 0, 0, 0, 0, 0]), Buffer.alloc(10, 0x41)]), c.gatewayPublic),
+    expect: { code: 'PGP_CORRUPT' },
+  },
+  {
     name: 'literal data changed under a valid signature, re-encrypted',
     make: (c) => craftSignedEncrypted(c.body, c.partnerKey, c.gatewayPublic, (p) => {
       const lit = p.find((x) => x instanceof openpgp.LiteralDataPacket) as openpgp.LiteralDataPacket;

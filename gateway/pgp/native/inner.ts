@@ -53,33 +53,22 @@ function deferred<T>(): Deferred<T> {
 }
 
 /**
- * The decrypted packets end before a header or a length says they should. When the ciphertext
- * was cut, its own check (truncation, MDC) outranks this in open.ts; when that check passes, the
- * packets were sealed this way: their structure is wrong, nothing was truncated.
+ * A header read before the literal data (a one-pass signature, the literal packet's own fields)
+ * runs past the end of its packet. When the ciphertext was cut, its own check (truncation, MDC)
+ * outranks this in open.ts; when that check passes, the packets were sealed this way: their
+ * structure is wrong, nothing was truncated. (Literal data that ends early stays "truncated",
+ * the verdict openpgp.js gives too.)
  */
 function structural(e: unknown): unknown {
   return e instanceof Truncated ? malformed(`${String(e.detail['what'])} runs past the end of its packet`) : e;
 }
 
 export async function openInner(plain: AsyncIterator<Uint8Array>, senderKeys: readonly PublicKey[], now: Date, config: openpgp.Config): Promise<Inner> {
-  let inner: Inner;
   try {
-    inner = await readInner(plain, senderKeys, now, config);
+    return await readInner(plain, senderKeys, now, config);
   } catch (e) {
     throw structural(e);
   }
-  if (inner.kind === 'fallback') return inner;
-  const data = inner.data;
-  return {
-    ...inner,
-    data: (async function* () {
-      try {
-        yield* data;
-      } catch (e) {
-        throw structural(e);
-      }
-    })(),
-  };
 }
 
 async function readInner(plain: AsyncIterator<Uint8Array>, senderKeys: readonly PublicKey[], now: Date, config: openpgp.Config): Promise<Inner> {

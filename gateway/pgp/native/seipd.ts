@@ -62,31 +62,24 @@ export async function openOuter(source: AsyncIterator<Uint8Array>, decryptionKey
   const cipher = sessionKey?.algorithm === null || sessionKey === undefined ? undefined : AES[sessionKey.algorithm];
   if (cipher === undefined || sessionKey === undefined) return fallback();
   r.stopRecording();
-  const decrypted = decrypt(r, first.value.subarray(1), body, cipher, sessionKey.data);
   // The ciphertext's own failure, kept: the inner reader may have met it first and passed it on
   // wrapped, and a generator that threw answers `done` afterwards.
-  let failed: unknown;
-  const plaintext: AsyncGenerator<Uint8Array> = (async function* () {
-    try {
-      yield* decrypted;
-    } catch (e) {
-      failed = e;
-      throw e;
-    }
-  })();
+  const failure: { error?: unknown } = {};
+  const plaintext = decrypt(r, first.value.subarray(1), body, cipher, sessionKey.data, failure);
   const integrity = async (): Promise<GatewayError | null> => {
     try {
-      if (failed === undefined) for (;;) if ((await plaintext.next()).done === true) return null;
+      if (failure.error === undefined) for (;;) if ((await plaintext.next()).done === true) return null;
     } catch {
-      // recorded in `failed`
+      // recorded in `failure`
     }
-    const err = classifyOpenpgpError(failed, 'PGP_CORRUPT');
+    const err = classifyOpenpgpError(failure.error, 'PGP_CORRUPT');
     return err.code === 'PGP_CORRUPT' ? err : null;
   };
   return { kind: 'native', plaintext, integrity };
 }
 
-async function* decrypt(r: ByteReader, head: Uint8Array, body: AsyncGenerator<Uint8Array>, cipher: string, key: Uint8Array): AsyncGenerator<Uint8Array> {
+/** Decrypts and checks the MDC; whatever it throws is also kept in `failure`. */
+async function* decrypt(r: ByteReader, head: Uint8Array, body: AsyncGenerator<Uint8Array>, cipher: string, key: Uint8Array, failure: { error?: unknown }): AsyncGenerator<Uint8Array> {
   const decipher = new CfbDecipher(cipher, key);
   const sha1 = createHash('sha1');
   let prefix: Buffer | null = Buffer.alloc(0);
@@ -118,18 +111,23 @@ async function* decrypt(r: ByteReader, head: Uint8Array, body: AsyncGenerator<Ui
     }
   }
 
-  yield* take(decipher.update(head));
-  for (;;) {
-    const n = await body.next();
-    if (n.done === true) break;
-    yield* take(decipher.update(n.value));
-  }
-  yield* take(decipher.final());
-  if (prefix !== null || tail.length !== MDC) throw new Truncated('SEIPD');
-  sha1.update(tail.subarray(0, 2));
-  const ok = tail[0] === 0xd3 && tail[1] === 0x14 && timingSafeEqual(sha1.digest(), tail.subarray(2));
-  if (!ok) throw new GatewayError('PGP_CORRUPT', 'contrôle d\'intégrité (MDC) en échec / integrity check (MDC) failed', {});
-  if (!(await r.atEnd())) {
-    throw new GatewayError('PGP_MALFORMED', 'des données suivent le message chiffré / data after the encrypted message', {});
+  try {
+    yield* take(decipher.update(head));
+    for (;;) {
+      const n = await body.next();
+      if (n.done === true) break;
+      yield* take(decipher.update(n.value));
+    }
+    yield* take(decipher.final());
+    if (prefix !== null || tail.length !== MDC) throw new Truncated('SEIPD');
+    sha1.update(tail.subarray(0, 2));
+    const ok = tail[0] === 0xd3 && tail[1] === 0x14 && timingSafeEqual(sha1.digest(), tail.subarray(2));
+    if (!ok) throw new GatewayError('PGP_CORRUPT', 'contrôle d\'intégrité (MDC) en échec / integrity check (MDC) failed', {});
+    if (!(await r.atEnd())) {
+      throw new GatewayError('PGP_MALFORMED', 'des données suivent le message chiffré / data after the encrypted message', {});
+    }
+  } catch (e) {
+    failure.error = e;
+    throw e;
   }
 }
