@@ -115,7 +115,7 @@ export async function openRead(s: SessionState, node: ServedNode): Promise<ReadH
     await closeP(fd);
     throw notFound();
   }
-  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet(), syncReads: true, slowReads: 0, replies: { tail: Promise.resolve() } };
+  return { kind: 'read', node, fd, size: st.size, coverage: new IntervalSet(), slowReads: 0, replies: { tail: Promise.resolve() } };
 }
 
 /**
@@ -149,7 +149,7 @@ export function releaseReadBuffer(buf: Buffer): void {
  * among 2,057 of ~32 µs) in every 512 MiB download sent the rest of it through the pool.
  */
 const CACHED_READ_MS = 1;
-const SLOW_READS_IN_A_ROW = 3;
+export const SLOW_READS_IN_A_ROW = 3;
 
 /** The handle's run of slow synchronous reads after one that took `ms`. */
 export function slowReadStreak(streak: number, ms: number): number {
@@ -171,11 +171,10 @@ export async function readAt(s: SessionState, h: ReadHandle, offset: number, len
   const buf = takeReadBuffer(n);
   let bytesRead: number;
   try {
-    if (h.syncReads) {
+    if (h.slowReads < SLOW_READS_IN_A_ROW) {
       const start = performance.now();
       bytesRead = readSync(h.fd, buf, 0, n, offset);
       h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
-      if (h.slowReads >= SLOW_READS_IN_A_ROW) h.syncReads = false;
     } else {
       ({ bytesRead } = await readP(h.fd, buf, 0, n, offset));
     }

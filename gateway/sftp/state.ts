@@ -52,9 +52,11 @@ export interface ReadHandle {
   readonly fd: number;
   readonly size: number;
   readonly coverage: IntervalSet;
-  /** READs served with a synchronous read while the file comes from the page cache (files.ts). */
-  syncReads: boolean;
-  /** Slow synchronous reads in a row: a few of them end `syncReads`. */
+  /**
+   * Slow synchronous reads in a row. Below SLOW_READS_IN_A_ROW READs are served with a
+   * synchronous read, as the file comes from the page cache; from there on, by the thread pool
+   * (files.ts).
+   */
   slowReads: number;
   readonly replies: { tail: Promise<void> };
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { describeError, GatewayError } from '../../gateway/errors.js';
 import { IntervalSet } from '../../gateway/sftp/intervals.js';
 import { StagingWriter } from '../../gateway/sftp/staging-writer.js';
-import { readAt, slowReadStreak } from '../../gateway/sftp/files.js';
+import { readAt, slowReadStreak, SLOW_READS_IN_A_ROW } from '../../gateway/sftp/files.js';
 import type { ReadHandle, SessionState } from '../../gateway/sftp/state.js';
 import { SFTP_STATUS, Unsupported, toSftpStatus } from '../../gateway/sftp/status.js';
 import { tempDir } from '../helpers/ssh-fixture.js';
@@ -168,8 +168,8 @@ describe('readAt', () => {
       const path = join(tmp.path, 'f');
       writeFileSync(path, content);
       const s = { limits: { maxReadLength: 255 * 1024 } } as unknown as SessionState;
-      for (const syncReads of [true, false]) {
-        const h = { kind: 'read', fd: openSync(path, 'r'), size: content.length, coverage: new IntervalSet(), syncReads, slowReads: 0 } as unknown as ReadHandle;
+      for (const slowReads of [0, SLOW_READS_IN_A_ROW]) {
+        const h = { kind: 'read', fd: openSync(path, 'r'), size: content.length, coverage: new IntervalSet(), slowReads } as unknown as ReadHandle;
         const parts: Buffer[] = [];
         // Copies: a READ buffer is reused once its reply is sent.
         for (let off = 0, b = await readAt(s, h, 0, 1 << 20); b; b = await readAt(s, h, (off += b.length), 1 << 20)) parts.push(Buffer.from(b));
@@ -178,9 +178,9 @@ describe('readAt', () => {
         expect(h.coverage.covers(0, content.length)).toBe(true);
         closeSync(h.fd);
       }
-      const bad = { kind: 'read', fd: openSync(path, 'w'), size: content.length, coverage: new IntervalSet(), syncReads: true, slowReads: 0 } as unknown as ReadHandle;
+      const bad = { kind: 'read', fd: openSync(path, 'w'), size: content.length, coverage: new IntervalSet(), slowReads: 0 } as unknown as ReadHandle;
       await expect(readAt(s, bad, 0, 100)).rejects.toMatchObject({ code: 'EBADF' });
-      bad.syncReads = false;
+      bad.slowReads = SLOW_READS_IN_A_ROW;
       await expect(readAt(s, bad, 0, 100)).rejects.toMatchObject({ code: 'EBADF' });
       closeSync(bad.fd);
     } finally {
@@ -192,7 +192,7 @@ describe('readAt', () => {
     for (const ms of [0.05, 4, 0.05, 2.5, 0.03]) streak = slowReadStreak(streak, ms);
     expect(streak).toBe(0); // isolated slow reads: the handle stays synchronous
     for (const ms of [3, 5, 8]) streak = slowReadStreak(streak, ms);
-    expect(streak).toBe(3); // a cold file: three in a row, readAt switches to the pool
+    expect(streak).toBe(SLOW_READS_IN_A_ROW); // a cold file: three in a row, readAt switches to the pool
     expect(slowReadStreak(streak, 0.02)).toBe(0);
   });
 });
