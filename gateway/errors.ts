@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   PGP_BAD_SIGNATURE: 'the signature does not verify',
   PGP_KEY_EXPIRED: 'the signing key is expired',
   PGP_KEY_REVOKED: 'the signing key is revoked',
-  PGP_WEAK_ALGORITHM: 'an algorithm below the policy (SHA-1, DSA, ElGamal, RSA < 3072 unless allowed)',
+  PGP_WEAK_ALGORITHM: 'an algorithm below the policy (SHA-1, DSA, ElGamal, RSA < 3072 unless allowed, a cipher other than AES)',
   PGP_SIGNATURE_TOO_OLD: 'the signature is older than the replay window',
   PGP_SIGNATURE_IN_FUTURE: 'the signature time is in the future',
   PGP_CORRUPT: 'the ciphertext is corrupt or truncated (integrity check failed)',

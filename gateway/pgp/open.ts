@@ -38,7 +38,7 @@ import { openOuter } from './native/seipd.js';
 import { openInner } from './native/inner.js';
 import { checkSignature, type VerifiedSignature } from './policy.js';
 import { classifyOpenpgpError } from './classify.js';
-import { checkEnvelope } from './envelope.js';
+import { checkEnvelope, decryptSessionKey } from './envelope.js';
 
 export type { VerifiedSignature };
 
@@ -116,9 +116,12 @@ async function decryptWithOpenpgp(kind: Sniffed, bytes: AsyncIterator<Uint8Array
     throw classifyOpenpgpError(e, 'PGP_MALFORMED');
   }
   await checkEnvelope(message, opts.decryptionKey);
+  // The session key first, for its cipher: openpgp.js decrypts 3DES and CAST5 without a word.
+  const sessionKey = await decryptSessionKey(message, opts.decryptionKey, config);
   try {
     return await openpgp.decrypt({
-      message, decryptionKeys: opts.decryptionKey, verificationKeys: opts.senderKeys,
+      // SEIPD v2 names its cipher in the packet: openpgp.js then ignores the session key's (null).
+      message, sessionKeys: sessionKey as openpgp.SessionKey, verificationKeys: opts.senderKeys,
       format: 'binary', date: opts.now, config,
     });
   } catch (e) {

@@ -11,7 +11,7 @@ import * as openpgp from 'openpgp';
 import type { PrivateKey } from 'openpgp';
 import { GatewayError } from '../../errors.js';
 import { ByteReader, readHeader, packetBody, readSmallBody, framePacket, Truncated } from './bytes.js';
-import { checkRecipients } from '../envelope.js';
+import { checkRecipients, decryptSessionKey } from '../envelope.js';
 import { classifyOpenpgpError } from '../classify.js';
 
 export type Outer =
@@ -53,14 +53,9 @@ export async function openOuter(source: AsyncIterator<Uint8Array>, decryptionKey
     throw classifyOpenpgpError(e, 'PGP_MALFORMED');
   }
   await checkRecipients(message, decryptionKey);
-  let sessionKey: { data: Uint8Array; algorithm: string | null } | undefined;
-  try {
-    [sessionKey] = await openpgp.decryptSessionKeys({ message, decryptionKeys: decryptionKey, config });
-  } catch (e) {
-    throw classifyOpenpgpError(e, 'PGP_WRONG_RECIPIENT');
-  }
-  const cipher = sessionKey?.algorithm === null || sessionKey === undefined ? undefined : AES[sessionKey.algorithm];
-  if (cipher === undefined || sessionKey === undefined) return fallback();
+  const sessionKey = await decryptSessionKey(message, decryptionKey, config);
+  const cipher = sessionKey.algorithm === null ? undefined : AES[sessionKey.algorithm];
+  if (cipher === undefined) return fallback();
   r.stopRecording();
   // The ciphertext's own failure, kept: the inner reader may have met it first and passed it on
   // wrapped, and a generator that threw answers `done` afterwards.
