@@ -304,6 +304,10 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
           timer = undefined;
         }
       };
+      // Once the verdict is known the input is let go, also when the decryptor stopped reading
+      // it early (wrong recipient, integrity failure before its end): an upload read back from
+      // its staging file would otherwise keep that file open.
+      const release = (): void => { void source.return(undefined).catch(() => undefined); };
       return {
         async next() {
           if (stalled) throw stalled;
@@ -315,13 +319,17 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
               waiting = rej;
               gen.next().then(res, rej);
             });
-            if (r.done === true) watching(false);
+            if (r.done === true) {
+              watching(false);
+              release();
+            }
             return r;
           } catch (e) {
             watching(false);
             const err = isGatewayError(e) ? e : classifyOpenpgpError(e, 'PGP_CORRUPT');
-            // Not waiting on the input (that is what a stall is): `source` is at a yield.
-            if (err === stalled) void source.return(undefined).catch(() => undefined);
+            // After a stall `source` is at a yield (not waiting on the input, that is what a
+            // stall is); otherwise `gen` has ended.
+            release();
             reject(err);
             throw err;
           } finally {
@@ -332,6 +340,7 @@ export function openMessage(input: InputStream, opts: OpenOptions): OpenedMessag
           watching(false);
           if (stalled) return { done: true as const, value: undefined };
           const r = await gen.return(value as undefined);
+          release();
           reject(new GatewayError('GATEWAY_FAILURE', 'lecture du contenu interrompue avant la fin / plaintext not consumed to the end', {}));
           return r;
         },

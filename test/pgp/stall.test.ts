@@ -67,10 +67,16 @@ describe('a decryptor that stalls', () => {
     expect(state.released).toBe(true);
   });
 
-  it('the native engine reads the same file to its integrity failure, without a stall', async () => {
-    const out = await consume(upload(stalls, 1024).input, await options());
+  it.each([
+    ['binary', stalls],
+  ] as const)('the native engine reads the same file (%s) to its integrity failure, without a stall', async (_, bytes) => {
+    const { input, state } = upload(bytes, 1024);
+    const out = await consume(input, await options());
     expect(out.code).toBe('PGP_CORRUPT');
+    expect(String(out.error)).toContain('MDC');
     expect((out.error as { detail?: unknown }).detail).not.toHaveProperty('stalledMs');
+    await sleep(50);
+    expect(state.released).toBe(true);
   });
 });
 
