@@ -22,9 +22,10 @@
  * Two engines give the same verdicts (test/pgp/corpus.test.ts runs every file through both):
  * the native one (native/: node:crypto for AES-CFB, the MDC, the SHA-2 of the literal data and
  * Ed25519/RSA verification; openpgp.js only for the session key and parsing signature packets)
- * takes binary SEIPD v1 messages with AES and one-pass signatures, as GnuPG and sq make them;
- * openpgp.js (allowUnauthenticatedStream, bounded memory) takes everything else, whole (armor,
- * password packets, AEAD) or after native decryption (bzip2, text-mode or v6 signatures).
+ * takes SEIPD v1 messages with AES and one-pass signatures, as GnuPG and sq make them, binary or
+ * armored (native/armor.ts takes the armor off as the bytes arrive); openpgp.js
+ * (allowUnauthenticatedStream, bounded memory) takes everything else, whole (password packets,
+ * AEAD) or after native decryption (bzip2, text-mode or v6 signatures).
  * Memory stays flat in the file size (test/pgp/memory.test.ts). Input chunks of 64 KiB–1 MiB
  * work best; any async iterable, Node Readable or web stream is accepted as it is.
  */
@@ -36,6 +37,7 @@ import { sniff, type Sniffed } from './sniff.js';
 import { chunksOf, iterableToWebStream, type InputStream } from './streams.js';
 import { openOuter } from './native/seipd.js';
 import { openInner } from './native/inner.js';
+import { dearmor, type ArmorState } from './native/armor.js';
 import { checkSignature, type VerifiedSignature } from './policy.js';
 import { classifyOpenpgpError } from './classify.js';
 import { checkEnvelope, decryptSessionKey } from './envelope.js';
@@ -97,8 +99,11 @@ export interface OpenResult extends VerifiedSignature {
 }
 
 type Decrypted = { data: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>; signatures: openpgp.DecryptMessageResult['signatures']; engine?: Engine };
-/** Set by the native engine: the integrity failure of the ciphertext, which outranks a parse error. */
-type IntegrityHook = { check?: () => Promise<GatewayError | null> };
+/**
+ * Set by the native engine: the integrity failure of the ciphertext, which outranks a parse
+ * error, and the failure of the armor around it, which outranks both (its damage is the cause).
+ */
+type IntegrityHook = { check?: () => Promise<GatewayError | null>; armor?: ArmorState };
 
 /** The reference engine: openpgp.js reads, decrypts and verifies the whole message. */
 async function decryptWithOpenpgp(kind: Sniffed, bytes: AsyncIterator<Uint8Array>, opts: OpenOptions, config: Partial<openpgp.Config>): Promise<Decrypted> {
@@ -151,9 +156,14 @@ async function decryptAny(input: InputStream, opts: OpenOptions, config: Partial
     await replay.return(undefined);
     throw refuse('PGP_NOT_ENCRYPTED', "le fichier n'est pas un message OpenPGP chiffré / the file is not an encrypted OpenPGP message", { found: kind });
   }
-  if (kind !== 'binary' || opts.engine === 'openpgp') return { ...await decryptWithOpenpgp(kind, replay, opts, config), engine: 'openpgp' };
-  const outer = await openOuter(replay, opts.decryptionKey, config);
-  if (outer.kind === 'fallback') return { ...await decryptWithOpenpgp(kind, outer.replay[Symbol.asyncIterator](), opts, config), engine: 'openpgp' };
+  if (opts.engine === 'openpgp') return { ...await decryptWithOpenpgp(kind, replay, opts, config), engine: 'openpgp' };
+  let packets: AsyncIterator<Uint8Array> = replay;
+  if (kind === 'armored-message') {
+    hook.armor = {};
+    packets = dearmor(replay, hook.armor);
+  }
+  const outer = await openOuter(packets, opts.decryptionKey, config);
+  if (outer.kind === 'fallback') return { ...await decryptWithOpenpgp('binary', outer.replay[Symbol.asyncIterator](), opts, config), engine: 'openpgp' };
   hook.check = outer.integrity;
   const fullConfig = { ...openpgp.config, ...config };
   const inner = await openInner(outer.plaintext, opts.senderKeys, opts.now, fullConfig);
@@ -204,6 +214,7 @@ async function* run(input: InputStream, opts: OpenOptions, settle: (r: Promise<O
   try {
     decrypted = yield* decryptAndStream(input, opts, config, hook);
   } catch (e) {
+    if (hook.armor?.error !== undefined) throw hook.armor.error;
     const err = classifyOpenpgpError(e, 'PGP_CORRUPT');
     // A flipped ciphertext byte decrypts to garbage that fails to parse long before the MDC at
     // the end is reached; the MDC failure is the true reason, so it outranks any parse error

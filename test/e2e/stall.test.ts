@@ -1,8 +1,10 @@
 /**
  * An upload openpgp.js stalls on (test/fixtures/pgp-stall/README.md), armored as GnuPG's
- * `--armor` makes them, sent over SFTP with real clients: the verdict comes
- * `limits.decryptStallMs` after the decryptor stopped, the receipt says PGP_CORRUPT, nothing is
- * published, and the intake thread goes on to take the next upload.
+ * `--armor` makes them, sent over SFTP with real clients. Armored uploads used to go through
+ * openpgp.js, and this one needed the stall watch (`limits.decryptStallMs`) to get a verdict; the
+ * armor is now taken off natively, and the native engine refuses the file on its integrity check
+ * (test/pgp/stall.test.ts keeps the stall watch's own tests). The receipt says PGP_CORRUPT,
+ * nothing is published, and the intake thread goes on to take the next upload.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -47,7 +49,7 @@ afterAll(async () => {
   await tg?.stop();
 });
 
-describe('an armored upload the OpenPGP library stalls on', () => {
+describe('an armored upload the OpenPGP library stalls on, read natively', () => {
   it('lftp: refused (exit 1, the code printed), the receipt says PGP_CORRUPT, nothing published', async () => {
     const before = receiptNames(tg.dataDir, PARTNER);
     const outbox = outboxCount(tg.dataDir);
@@ -56,8 +58,9 @@ describe('an armored upload the OpenPGP library stalls on', () => {
     expect(r.stdout + r.stderr).toContain('PGP_CORRUPT');
     const receipt = newReceipt(tg.dataDir, PARTNER, before);
     expect(receipt).toMatchObject({ status: 'rejected', code: 'PGP_CORRUPT', deliveries: [] });
-    // The stall watch gave this verdict (the library would have given none).
-    expect(String(receipt['message'])).toContain("le déchiffrement s'est arrêté sans conclure");
+    // The integrity check gave this verdict, not the stall watch.
+    expect(String(receipt['message'])).toContain('MDC');
+    expect(String(receipt['message'])).not.toContain("le déchiffrement s'est arrêté sans conclure");
     expect(outboxCount(tg.dataDir)).toBe(outbox);
   });
 

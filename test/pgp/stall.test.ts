@@ -51,7 +51,7 @@ const armored = Buffer.from(openpgp.armor(openpgp.enums.armor.message, new Uint8
 
 describe('a decryptor that stalls', () => {
   it.each([
-    ['armored (openpgp.js reads it whole)', armored, 'auto'],
+    ['armored, openpgp.js engine', armored, 'openpgp'],
     ['binary, openpgp.js engine', stalls, 'openpgp'],
   ] as const)('%s: refused as unreadable, the upload released, the result rejected alike', async (_, bytes, engine) => {
     const { input, state } = upload(bytes, 1024);
@@ -69,6 +69,7 @@ describe('a decryptor that stalls', () => {
 
   it.each([
     ['binary', stalls],
+    ['armored', armored],
   ] as const)('the native engine reads the same file (%s) to its integrity failure, without a stall', async (_, bytes) => {
     const { input, state } = upload(bytes, 1024);
     const out = await consume(input, await options());
@@ -96,6 +97,7 @@ describe('not a stall', () => {
     const out = await consume(upload(bytes, Math.ceil(bytes.length / 3), STALL_MS * 2).input, opts);
     expect(out.code, String(out.error)).toBeUndefined();
     expect(out.plaintext.length).toBe(4000 * 11);
+    expect(out.verdict?.engine).toBe('native');
   });
 
   it('a reader that pauses longer than the stall limit after each chunk gets all the plaintext and the verdict', async () => {
