@@ -11,6 +11,17 @@ import { classifyOpenpgpError } from './classify.js';
  */
 export const ALLOWED_CIPHERS: ReadonlySet<string> = new Set(['aes128', 'aes192', 'aes256']);
 
+/**
+ * Session key packets in front of the data: GnuPG and sq make one per recipient (the gateway,
+ * perhaps the sender's own key or an archive key). openpgp.js tries every one that names the
+ * gateway's key (or none): 2,000 of them cost it 1.5 s of CPU in a 190 kB file.
+ */
+export const MAX_SESSION_KEY_PACKETS = 16;
+
+export function tooManySessionKeys(count: number): GatewayError {
+  return new GatewayError('PGP_MALFORMED', `plus de ${MAX_SESSION_KEY_PACKETS} paquets de clé de session (destinataires) / over ${MAX_SESSION_KEY_PACKETS} session key packets (recipients)`, { count });
+}
+
 function weakCipher(cipher: string, cause?: unknown): GatewayError {
   return new GatewayError('PGP_WEAK_ALGORITHM', 'algorithme de chiffrement refusé (AES requis) / cipher below the policy (AES required)', { cipher }, { cause });
 }
@@ -65,6 +76,8 @@ export async function checkEnvelope(message: openpgp.Message<openpgp.MaybeStream
   if (!hasSessionKey || !hasEncrypted) {
     throw new GatewayError('PGP_NOT_ENCRYPTED', "le message n'est pas chiffré / the message is not encrypted", { packets: tags });
   }
+  const sessionKeys = tags.filter((t) => t === packet.publicKeyEncryptedSessionKey || t === packet.symEncryptedSessionKey).length;
+  if (sessionKeys > MAX_SESSION_KEY_PACKETS) throw tooManySessionKeys(sessionKeys);
   if (tags.includes(packet.symmetricallyEncryptedData)) {
     throw new GatewayError('PGP_WEAK_ALGORITHM', "données chiffrées sans contrôle d'intégrité (MDC) / encrypted data without integrity protection", {});
   }

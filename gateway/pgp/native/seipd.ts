@@ -11,7 +11,7 @@ import * as openpgp from 'openpgp';
 import type { PrivateKey } from 'openpgp';
 import { GatewayError } from '../../errors.js';
 import { ByteReader, readHeader, packetBody, readSmallBody, framePacket, Truncated } from './bytes.js';
-import { checkRecipients, decryptSessionKey } from '../envelope.js';
+import { checkRecipients, decryptSessionKey, MAX_SESSION_KEY_PACKETS, tooManySessionKeys } from '../envelope.js';
 import { classifyOpenpgpError } from '../classify.js';
 
 export type Outer =
@@ -38,6 +38,7 @@ export async function openOuter(source: AsyncIterator<Uint8Array>, decryptionKey
   const pkesks: Uint8Array[] = [];
   let h = await readHeader(r).catch(() => null);
   while (h !== null && h.tag === TAG.publicKeyEncryptedSessionKey && h.kind === 'fixed') {
+    if (pkesks.length === MAX_SESSION_KEY_PACKETS) throw tooManySessionKeys(pkesks.length + 1);
     pkesks.push(framePacket(h.tag, await readSmallBody(r, h, 4096)));
     h = await readHeader(r);
   }
