@@ -97,6 +97,45 @@ export async function encryptRawPackets(packets: Uint8Array, recipient: openpgp.
   return Buffer.from(encrypted.write() as Uint8Array);
 }
 
+/**
+ * A signed message built byte by byte (one-pass signature, literal data, a v4 EdDSA signature
+ * over SHA-256 with its creation time, issuer fingerprint and `extra` hashed subpackets), encrypted
+ * to `recipient`: a valid signature carrying subpackets no implementation writes. `signer` is a
+ * legacy-EdDSA key (GnuPG's ed25519) that signs with its primary key.
+ */
+export async function craftSignatureWithSubpackets(body: Buffer, signer: openpgp.PrivateKey, recipient: openpgp.PublicKey, extra: { type: number; critical: boolean; data: Buffer }[]): Promise<Buffer> {
+  const { createHash, createPrivateKey, sign } = await import('node:crypto');
+  const packet = (tag: number, b: Buffer): Buffer => {
+    if (b.length >= 192) throw new Error('craftSignatureWithSubpackets: keep packets small');
+    return Buffer.concat([Buffer.from([0xc0 | tag, b.length]), b]);
+  };
+  const sub = (type: number, critical: boolean, data: Buffer): Buffer => Buffer.concat([Buffer.from([data.length + 1, (critical ? 0x80 : 0) | type]), data]);
+  const created = Buffer.alloc(4);
+  created.writeUInt32BE(Math.floor(Date.now() / 1000) - 60);
+  const fpr = Buffer.from(signer.getFingerprint(), 'hex');
+  const hashed = Buffer.concat([sub(2, false, created), sub(33, false, Buffer.concat([Buffer.from([4]), fpr])), ...extra.map((e) => sub(e.type, e.critical, e.data))]);
+  const head = Buffer.concat([Buffer.from([4, 0x00, openpgp.enums.publicKey.eddsaLegacy, openpgp.enums.hash.sha256, hashed.length >> 8, hashed.length & 0xff]), hashed]);
+  const trailer = Buffer.alloc(6);
+  trailer[0] = 4;
+  trailer[1] = 0xff;
+  trailer.writeUInt32BE(head.length, 2);
+  const digest = createHash('sha256').update(body).update(head).update(trailer).digest();
+  const params = (signer.keyPacket as unknown as { privateParams: { seed: Uint8Array }; publicParams: { Q: Uint8Array } });
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(params.privateParams.seed).toString('base64url'), x: Buffer.from(params.publicParams.Q.subarray(1)).toString('base64url') }, format: 'jwk' });
+  const rs = sign(null, digest, key);
+  const mpi = (b: Buffer): Buffer => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b.subarray(i);
+    const bits = (v.length - 1) * 8 + (32 - Math.clz32(v[0] as number));
+    return Buffer.concat([Buffer.from([bits >> 8, bits & 0xff]), v]);
+  };
+  const unhashed = sub(16, false, Buffer.from(signer.getKeyID().toHex(), 'hex'));
+  const signature = Buffer.concat([head, Buffer.from([unhashed.length >> 8, unhashed.length & 0xff]), unhashed, digest.subarray(0, 2), mpi(rs.subarray(0, 32)), mpi(rs.subarray(32))]);
+  const literal = Buffer.concat([Buffer.from('b\x00\x00\x00\x00\x00', 'latin1'), body]);
+  return encryptRawPackets(Buffer.concat([onePassSignature(signer.toPublic()), packet(11, literal), packet(2, signature)]), recipient);
+}
+
 /** A one-pass signature packet (version 3, binary, SHA-256, EdDSA, last) announcing `signer`. */
 export function onePassSignature(signer: openpgp.PublicKey): Buffer {
   return Buffer.concat([Buffer.from([0x90, 0x0d, 3, 0, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);

@@ -89,6 +89,12 @@ export async function verifyNative(sig: SignaturePacket, digest: Buffer, senderK
   if (digest[0] !== left[0] || digest[1] !== left[1]) throw new Error('Signed digest did not match');
   if (!checkCrypto(sig, digest, signing)) throw new Error('Signature verification failed');
   if (sig.isExpired(now)) throw new Error('Signature is expired');
+  // What openpgp.js's SignaturePacket.verify checks besides the cryptography (same messages): a
+  // signature that says it must not be taken without understanding something is not taken.
+  const parsed = sig as unknown as { unknownSubpackets: { type: number; critical: boolean }[]; rawNotations: { name: string; critical: boolean }[]; revocationKeyClass: number | null };
+  for (const { type, critical } of parsed.unknownSubpackets) if (critical) throw new Error(`Unknown critical signature subpacket type ${type}`);
+  for (const { name, critical } of parsed.rawNotations) if (critical && !config.knownNotations.includes(name)) throw new Error(`Unknown critical notation: ${name}`);
+  if (parsed.revocationKeyClass !== null) throw new Error('This key is intended to be revoked with an authorized key, which OpenPGP.js does not support.');
   const created = sig.created as Date;
   if (signing.getCreationTime() > created) throw new Error('Key is newer than the signature');
   await primary.getSigningKey(signing.getKeyID(), created, undefined, config);
