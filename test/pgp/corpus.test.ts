@@ -165,6 +165,16 @@ const corpus: Case[] = [
     make: (c) => craftSignatureWithSubpackets(SMALL, c.partnerKey, c.gatewayPublic, [{ type: 100, critical: true, data: Buffer.from([1]) }]),
     expect: { code: 'PGP_BAD_SIGNATURE' },
   },
+  {
+    name: 'signature that expired 1 s after it was made (made by hand)',
+    make: (c) => craftSignatureWithSubpackets(SMALL, c.partnerKey, c.gatewayPublic, [{ type: 3, critical: false, data: Buffer.from([0, 0, 0, 1]) }]),
+    expect: { code: 'PGP_BAD_SIGNATURE' },
+  },
+  ...([[0x02, 'standalone'], [0x40, 'timestamp']] as const).map(([type, label]): Case => ({
+    name: `a ${label} signature (type 0x${type.toString(16).padStart(2, '0')}) instead of a document signature (made by hand)`,
+    make: (c) => craftSignatureWithSubpackets(SMALL, c.partnerKey, c.gatewayPublic, [], { signatureType: type }),
+    expect: { code: 'PGP_NOT_SIGNED' },
+  })),
   { name: 'signature older than the window (10 days, window 7)', make: (c) => signEncrypt(c, PARTNER_ED, ['--faked-system-time', `${NOW - 10 * DAY}!`]), expect: { code: 'PGP_SIGNATURE_TOO_OLD' } },
   { name: 'signature older than a 1-hour window', opts: { maxAgeMs: 3600_000 }, make: (c) => signEncrypt(c, PARTNER_ED, ['--faked-system-time', `${NOW - 2 * 3600}!`]), expect: { code: 'PGP_SIGNATURE_TOO_OLD' } },
   { name: 'signature in the future (+1 day)', make: (c) => signEncrypt(c, PARTNER_ED, ['--faked-system-time', `${NOW + DAY}!`]), expect: { code: 'PGP_SIGNATURE_IN_FUTURE' } },

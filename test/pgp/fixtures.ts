@@ -103,7 +103,10 @@ export async function encryptRawPackets(packets: Uint8Array, recipient: openpgp.
  * to `recipient`: a valid signature carrying subpackets no implementation writes. `signer` is a
  * legacy-EdDSA key (GnuPG's ed25519) that signs with its primary key.
  */
-export async function craftSignatureWithSubpackets(body: Buffer, signer: openpgp.PrivateKey, recipient: openpgp.PublicKey, extra: { type: number; critical: boolean; data: Buffer }[]): Promise<Buffer> {
+export async function craftSignatureWithSubpackets(
+  body: Buffer, signer: openpgp.PrivateKey, recipient: openpgp.PublicKey, extra: { type: number; critical: boolean; data: Buffer }[],
+  o: { signatureType?: number; noCreationTime?: boolean } = {},
+): Promise<Buffer> {
   const { createHash, createPrivateKey, sign } = await import('node:crypto');
   const packet = (tag: number, b: Buffer): Buffer => {
     if (b.length >= 192) throw new Error('craftSignatureWithSubpackets: keep packets small');
@@ -113,8 +116,8 @@ export async function craftSignatureWithSubpackets(body: Buffer, signer: openpgp
   const created = Buffer.alloc(4);
   created.writeUInt32BE(Math.floor(Date.now() / 1000) - 60);
   const fpr = Buffer.from(signer.getFingerprint(), 'hex');
-  const hashed = Buffer.concat([sub(2, false, created), sub(33, false, Buffer.concat([Buffer.from([4]), fpr])), ...extra.map((e) => sub(e.type, e.critical, e.data))]);
-  const head = Buffer.concat([Buffer.from([4, 0x00, openpgp.enums.publicKey.eddsaLegacy, openpgp.enums.hash.sha256, hashed.length >> 8, hashed.length & 0xff]), hashed]);
+  const hashed = Buffer.concat([...(o.noCreationTime === true ? [] : [sub(2, false, created)]), sub(33, false, Buffer.concat([Buffer.from([4]), fpr])), ...extra.map((e) => sub(e.type, e.critical, e.data))]);
+  const head = Buffer.concat([Buffer.from([4, o.signatureType ?? 0x00, openpgp.enums.publicKey.eddsaLegacy, openpgp.enums.hash.sha256, hashed.length >> 8, hashed.length & 0xff]), hashed]);
   const trailer = Buffer.alloc(6);
   trailer[0] = 4;
   trailer[1] = 0xff;
@@ -133,12 +136,12 @@ export async function craftSignatureWithSubpackets(body: Buffer, signer: openpgp
   const unhashed = sub(16, false, Buffer.from(signer.getKeyID().toHex(), 'hex'));
   const signature = Buffer.concat([head, Buffer.from([unhashed.length >> 8, unhashed.length & 0xff]), unhashed, digest.subarray(0, 2), mpi(rs.subarray(0, 32)), mpi(rs.subarray(32))]);
   const literal = Buffer.concat([Buffer.from('b\x00\x00\x00\x00\x00', 'latin1'), body]);
-  return encryptRawPackets(Buffer.concat([onePassSignature(signer.toPublic()), packet(11, literal), packet(2, signature)]), recipient);
+  return encryptRawPackets(Buffer.concat([onePassSignature(signer.toPublic(), o.signatureType), packet(11, literal), packet(2, signature)]), recipient);
 }
 
-/** A one-pass signature packet (version 3, binary, SHA-256, EdDSA, last) announcing `signer`. */
-export function onePassSignature(signer: openpgp.PublicKey): Buffer {
-  return Buffer.concat([Buffer.from([0x90, 0x0d, 3, 0, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);
+/** A one-pass signature packet (version 3, binary unless told, SHA-256, EdDSA, last) announcing `signer`. */
+export function onePassSignature(signer: openpgp.PublicKey, signatureType = 0): Buffer {
+  return Buffer.concat([Buffer.from([0x90, 0x0d, 3, signatureType, 8, 22]), Buffer.from(signer.getKeyID().toHex(), 'hex'), Buffer.from([1])]);
 }
 
 /**
