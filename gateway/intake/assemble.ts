@@ -16,7 +16,7 @@ import { createSealPool } from '../pgp/native-seal/pool.js';
 import { createIntake } from './pipeline.js';
 import { SchemaStore } from './validate.js';
 import { inThreadProcessor, type Processor } from './work.js';
-import { workerPoolProcessor } from './worker-pool.js';
+import { workerPoolProcessor, type WorkerPoolOptions } from './worker-pool.js';
 
 export interface AssembleDeps {
   readonly config: ConfigSource;
@@ -28,6 +28,8 @@ export interface AssembleDeps {
   readonly log: Logger;
   /** Worker threads for the work on the bytes; 0 runs it in this thread. */
   readonly workers: number;
+  /** See WorkerPoolOptions.onWorker. */
+  readonly onWorker?: WorkerPoolOptions['onWorker'];
 }
 
 async function inThreadProcessorFor(config: ConfigSource, keys: () => KeyRing): Promise<Processor> {
@@ -54,7 +56,7 @@ export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { clo
   const auditLog = deps.auditLog;
   const processor =
     deps.workers > 0
-      ? workerPoolProcessor({ config: deps.config, size: deps.workers, log: deps.log })
+      ? workerPoolProcessor({ config: deps.config, size: deps.workers, log: deps.log, ...(deps.onWorker ? { onWorker: deps.onWorker } : {}) })
       : await inThreadProcessorFor(deps.config, () => keys);
   const intake = createIntake({
     config: deps.config,

@@ -13,7 +13,7 @@ import type { FromWorker, ToWorker } from './worker-messages.js';
 import { Pacer, QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
 
 interface Slot {
-  readonly worker: Worker;
+  worker: Worker;
   active: number;
 }
 
@@ -25,15 +25,42 @@ interface Tracked {
   resolve(r: WorkResult): void;
 }
 
-export function workerPoolProcessor(opts: { config: ConfigSource; size: number; log: Logger }): Processor {
+export interface WorkerPoolOptions {
+  readonly config: ConfigSource;
+  readonly size: number;
+  readonly log: Logger;
+  /** Called with each thread started, the first ones and those that replace a thread that died (tests use it to make one fail). */
+  readonly onWorker?: (worker: Worker) => void;
+}
+
+export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const tracked = new Map<string, Tracked>();
   let version = 0;
+  let closing = false;
   const slots: Slot[] = [];
   const post = (slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
 
-  for (let i = 0; i < Math.max(1, opts.size); i++) {
+  /** Ends every upload of `slot` with `result`: its thread failed, their work is lost. */
+  const failSlot = (slot: Slot, result: WorkResult): void => {
+    for (const [id, t] of tracked) {
+      if (t.slot !== slot) continue;
+      tracked.delete(id);
+      t.streaming = false;
+      t.pacer.close();
+      t.resolve(result);
+    }
+    slot.active = 0;
+  };
+
+  /**
+   * Starts the thread of `slot`. A thread that dies (an error nothing caught, its memory limit)
+   * is replaced at once, with the configuration in force: otherwise every later upload given
+   * to that slot would wait forever for an answer from a thread that is gone.
+   */
+  const spawn = (slot: Slot): void => {
     const worker = startWorker(import.meta.url, 'worker');
-    const slot: Slot = { worker, active: 0 };
+    slot.worker = worker;
+    slot.active = 0;
     worker.on('message', (m: FromWorker) => {
       const t = tracked.get(m.uploadId);
       if (!t) return;
@@ -49,15 +76,22 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
     });
     worker.on('error', (err) => {
       opts.log.error({ err: err.message }, 'intake worker failed');
-      for (const [id, t] of tracked) {
-        if (t.slot !== slot) continue;
-        tracked.delete(id);
-        t.streaming = false;
-        t.pacer.close();
-        t.resolve(toWorkError(err));
-      }
+      failSlot(slot, toWorkError(err));
+    });
+    worker.on('exit', (code) => {
+      if (closing || slot.worker !== worker) return;
+      opts.log.error({ code }, 'intake worker exited: a new one takes its place');
+      failSlot(slot, toWorkError(new Error(`intake worker exited (code ${code})`)));
+      spawn(slot);
+      post(slot, { type: 'config', version, config: opts.config.current() });
     });
     worker.unref();
+    opts.onWorker?.(worker);
+  };
+
+  for (let i = 0; i < Math.max(1, opts.size); i++) {
+    const slot = { active: 0 } as Slot;
+    spawn(slot);
     slots.push(slot);
   }
   const sendConfig = (): void => {
@@ -99,6 +133,7 @@ export function workerPoolProcessor(opts: { config: ConfigSource; size: number; 
     },
     close: async () => {
       off();
+      closing = true;
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };

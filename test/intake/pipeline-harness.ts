@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { loadConfig } from '../../gateway/config/load.js';
 import type { ConfigSource, GatewayConfig } from '../../gateway/config/model.js';
 import { openAuditLog, type AuditLog } from '../../gateway/audit/log.js';
@@ -42,7 +43,7 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { dir?: string; workers?: number; wrapState?: (s: StateStore) => StateStore } = {}): Promise<PipelineHarness> {
+export async function startPipeline(opts: { dir?: string; workers?: number; wrapState?: (s: StateStore) => StateStore; onWorker?: (w: Worker) => void } = {}): Promise<PipelineHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
   const config = await loadConfig(DEMO_CONFIG, { demo: true });
@@ -51,7 +52,7 @@ export async function startPipeline(opts: { dir?: string; workers?: number; wrap
   const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
   const opened = openStateStore(layout.state);
   const state = opts.wrapState ? opts.wrapState(opened) : opened;
-  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1 });
+  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1, ...(opts.onWorker ? { onWorker: opts.onWorker } : {}) });
   const keys = await loadKeyRing(config);
   const gnupg = join(dir, 'gnupg');
   const fresh = !existsSync(gnupg);

@@ -1,0 +1,42 @@
+/**
+ * An intake thread that dies (an error nothing caught, its memory limit) must not take the
+ * gateway's intake with it: the upload it was working on fails with GATEWAY_FAILURE, and a new
+ * thread takes the next ones. Before, every later upload given to that slot waited forever for an
+ * answer (with one intake thread, the default on two cores, every upload).
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { newId } from '../../gateway/ids.js';
+import { fixture, startPipeline } from './pipeline-harness.js';
+
+describe('an intake thread that dies', () => {
+  it('fails the upload it was working on; the thread that replaces it accepts the next ones', async () => {
+    const threads: Worker[] = [];
+    const h = await startPipeline({ workers: 1, onWorker: (w) => threads.push(w) });
+    try {
+      expect(threads).toHaveLength(1);
+      const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
+      const uploadId = newId();
+      const staging = join(h.dir, `staging-${uploadId}`);
+      writeFileSync(staging, sealed);
+      const up = h.intake.open({ uploadId, partnerId: 'police-nationale', datasetId: 'faits-4001', clientName: 'export.csv.pgp', source: '127.0.0.1:50000' });
+      await up.push(sealed.subarray(0, 1024));
+      await threads[0]?.terminate();
+      await up.push(sealed.subarray(1024));
+      const failed = await up.finish(staging, sealed.length, createHash('sha256').update(sealed).digest('hex'));
+      expect(failed.status).toBe('failed');
+      expect(failed.code).toBe('GATEWAY_FAILURE');
+
+      expect(threads).toHaveLength(2);
+      for (let k = 0; k < 2; k++) {
+        const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+        expect(next.status, next.message).toBe('accepted');
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
