@@ -16,6 +16,7 @@ import { consume, loadPrivate, loadPublic, GATEWAY } from './fixtures.js';
 import { sealNative, NativeSealer, type NativeSealTuning } from '../../gateway/pgp/seal-native.js';
 import { PartialPacketWriter, fixedLength } from '../../gateway/pgp/native-seal/framing.js';
 import { createSealPool, type SealPool } from '../../gateway/pgp/native-seal/pool.js';
+import type { Worker } from 'node:worker_threads';
 import { ByteReader, readHeader, packetBody } from '../../gateway/pgp/native/bytes.js';
 import { DEFAULT_MAX_AGE_MS } from '../../gateway/pgp/open.js';
 import { GatewayError, isGatewayError } from '../../gateway/errors.js';
@@ -329,6 +330,32 @@ describe('sealNative, checked by GnuPG, sq and openpgp.js', () => {
       const bad = pool.sealToFile(g.path('to-file-bad.pgp'), { recipientKey: signOnly, signingKey: gatewayKey });
       const e2 = await bad.write(Buffer.from('x')).then(() => bad.end()).then(() => new Error('sealed to a sign-only key'), (e: unknown) => e);
       expect(isGatewayError(e2, 'GATEWAY_FAILURE'), String(e2)).toBe(true);
+    });
+
+    it('a sealing thread that dies fails its jobs; the next jobs get a new thread', async () => {
+      const threads: Worker[] = [];
+      const own = createSealPool(1, { onWorker: (w) => threads.push(w) });
+      try {
+        const opts = { recipientKey: recipientPub, signingKey: gatewayKey };
+        const job = own.sealToFile(g.path('dies-file.pgp'), opts);
+        await job.write(Buffer.from(randomBytes(100_000)));
+        const stream = own.seal(endlessSource().source, opts);
+        const streamFailure = failureOf(stream);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(threads).toHaveLength(1);
+        await threads[0]?.terminate();
+        const e1 = await job.end().then(() => new Error('sealed by a thread that is gone'), (e: unknown) => e);
+        expect(isGatewayError(e1, 'GATEWAY_FAILURE'), String(e1)).toBe(true);
+        expect(isGatewayError(await streamFailure, 'GATEWAY_FAILURE')).toBe(true);
+
+        const body = randomBytes(300_000);
+        const path = g.path('after-death.pgp');
+        await pipeline(own.seal(chunked(body, 65_536), opts), createWriteStream(path));
+        expectGpgGood(path, body);
+        expect(threads).toHaveLength(2);
+      } finally {
+        await own.close();
+      }
     });
 
     it('reads the source only as fast as its output is read, and closes the source when destroyed', async () => {

@@ -40,7 +40,8 @@ export interface SealPool {
 }
 
 interface Job { onMessage(m: FromSealWorker): void; fail(e: Error): void }
-interface Slot { worker: Worker; jobs: Map<number, Job> }
+/** `dead`: the thread exited; the slot is out of the pool and anything sent to it fails. */
+interface Slot { worker: Worker; jobs: Map<number, Job>; dead?: Error }
 
 /** A thread keeps the process alive only while it has jobs. */
 function addJob(slot: Slot, id: number, job: Job): void {
@@ -63,16 +64,30 @@ function failure(e: unknown): GatewayError {
   return new GatewayError('GATEWAY_FAILURE', 'chiffrement pour le destinataire impossible / cannot encrypt for the recipient', {}, { cause: e });
 }
 
-/** The threads start with the first job: a gateway that receives nothing runs none of them. */
-export function createSealPool(size: number): SealPool {
+/**
+ * The threads start with the first job: a gateway that receives nothing runs none of them.
+ * `onWorker` sees each thread started (tests use it to make one fail).
+ */
+export function createSealPool(size: number, opts: { onWorker?: (worker: Worker) => void } = {}): SealPool {
   const slots: Slot[] = [];
+  let closing = false;
   /** The least busy thread, the threads being started on first use. */
   const pick = (): Slot => {
     while (slots.length < Math.max(1, size)) {
       const slot: Slot = { worker: startWorker(import.meta.url, 'worker'), jobs: new Map() };
       slot.worker.on('message', (m: FromSealWorker) => slot.jobs.get(m.id)?.onMessage(m));
       slot.worker.on('error', (e) => { for (const j of [...slot.jobs.values()]) j.fail(e); });
+      // A thread that died (an error nothing caught, its memory limit) leaves the pool: its jobs
+      // fail, and the next job starts a new thread instead of waiting on this one forever.
+      slot.worker.on('exit', (code) => {
+        if (closing) return;
+        slot.dead = new Error(`sealing thread exited (code ${code})`);
+        slots.splice(slots.indexOf(slot), 1);
+        for (const j of [...slot.jobs.values()]) j.fail(slot.dead);
+        slot.jobs.clear();
+      });
       slot.worker.unref();
+      opts.onWorker?.(slot.worker);
       slots.push(slot);
     }
     return slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
@@ -83,7 +98,10 @@ export function createSealPool(size: number): SealPool {
     const source = plaintext[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
     const slot = pick();
     const id = nextId++;
-    const post = (m: ToSealWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
+    const post = (m: ToSealWorker, transfer?: ArrayBuffer[]): void => {
+      if (slot.dead) throw slot.dead;
+      slot.worker.postMessage(m, transfer);
+    };
     let started: Promise<void> | null = null;
     let inflight = 0;
     let wanted = false; // the reader asked for more and was not refused since
@@ -130,7 +148,7 @@ export function createSealPool(size: number): SealPool {
         started.then(pump).catch(fail);
       },
       destroy(err, cb) {
-        if (removeJob(slot, id)) post({ type: 'abort', id });
+        if (removeJob(slot, id) && !slot.dead) post({ type: 'abort', id });
         Promise.resolve(source.return?.()).then(() => cb(err), () => cb(err));
       },
     });
@@ -168,9 +186,11 @@ export function createSealPool(size: number): SealPool {
     });
     // The keys' part runs here (openpgp.js); messages to the thread keep their order.
     const started = NativeSealer.prepare(opts, tuning).then(
-      (init) => slot.worker.postMessage({ type: 'start-file', id, init, path } satisfies ToSealWorker),
-      fail,
-    );
+      (init) => {
+        if (slot.dead) throw slot.dead;
+        slot.worker.postMessage({ type: 'start-file', id, init, path } satisfies ToSealWorker);
+      },
+    ).catch(fail);
     return {
       async write(chunk, owned = false) {
         if (failed) throw failed;
@@ -196,6 +216,7 @@ export function createSealPool(size: number): SealPool {
     seal,
     sealToFile,
     async close() {
+      closing = true;
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
