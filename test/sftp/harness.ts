@@ -153,6 +153,8 @@ export function writeReceipt(gw: Gateway, partner: string, name: string, content
 
 export interface RunResult {
   readonly code: number | null;
+  /** The signal that ended the client, when one did (`code` is then null). */
+  readonly signal?: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
@@ -173,9 +175,9 @@ export function run(cmd: string, args: string[], opts: { input?: string; cwd?: s
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
     }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
+      resolve({ code, signal, stdout, stderr, timedOut });
     });
     child.stdin.end(opts.input ?? '');
   });
