@@ -107,6 +107,9 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
         // as per byte), not joined into a string first: that was a tenth of the record work.
         const most = line.length * 3;
         let waits: Promise<void>[] | undefined;
+        // Encoded once, into the first recipient's batch, and copied into the others' (a record
+        // goes to the observatory and its commune at least): encoding was 13 % of the record work.
+        let encoded: { buf: Buffer; start: number; bytes: number } | undefined;
         for (const r of recipients) {
           const out = sealFor(r);
           out.records++;
@@ -116,7 +119,12 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
             if (w) (waits ??= []).push(w);
             if (most > out.buf.length) out.buf = Buffer.allocUnsafeSlow(most);
           }
-          out.len += out.buf.write(line, out.len);
+          if (encoded === undefined) {
+            encoded = { buf: out.buf, start: out.len, bytes: out.buf.write(line, out.len) };
+          } else {
+            encoded.buf.copy(out.buf, out.len, encoded.start, encoded.start + encoded.bytes);
+          }
+          out.len += encoded.bytes;
         }
         return waits && Promise.all(waits).then(() => undefined);
       },
