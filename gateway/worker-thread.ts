@@ -3,7 +3,7 @@
  * running the build, `name`.ts under tsx (tests), where a small script registers tsx's loader in
  * the thread first (`--import tsx` in execArgv does not reach workers on Node 20).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
  * Young generation of each worker thread (V8 splits it in three: two 4 MiB semi-spaces and as much
@@ -15,9 +15,9 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_YOUNG_GENERATION_MB = 12;
 
-export function startWorker(callerUrl: string, name: string): Worker {
+export function startWorker(callerUrl: string, name: string, extra: Omit<WorkerOptions, 'resourceLimits' | 'eval'> = {}): Worker {
   const self = new URL(callerUrl);
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  const options = { ...extra, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
   if (!self.pathname.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, self), options);
   const api = import.meta.resolve('tsx/esm/api'); // its ESM build: the CJS one cannot register hooks here
   const entry = new URL(`./${name}.ts`, self).href;

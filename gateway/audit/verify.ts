@@ -13,7 +13,9 @@ import { isGatewayError } from '../errors.js';
 import { verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { CompactRange, EMPTY_ROOT, consistencyRanges, leafHash, perfectSubtrees, proofHashes, verifyConsistency, type NodeId } from './merkle.js';
 import type { VerifierKey } from './notekey.js';
-import { openSqliteAuditStore, type AuditStore, type StoredEntryBytes } from './store.js';
+import { join } from 'node:path';
+import { AUDIT_DB_FILE, openSqliteAuditStore, type AuditStore, type StoredEntryBytes } from './store.js';
+import { readAheadEntryBytes } from './read-ahead.js';
 
 /** What is wrong with one entry's own bytes. */
 interface EntryProblem {
@@ -163,7 +165,8 @@ function entryFailure(p: EntryProblem): VerifyFailure {
 export async function verifyAuditDir(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
   const store = openSqliteAuditStore(dir, { readonly: true });
   try {
-    return await verifyAuditStore(store, opts);
+    // The same store, its entries read ahead by another thread while this one hashes them.
+    return await verifyAuditStore({ ...store, entryBytes: (from, chunk) => readAheadEntryBytes(join(dir, AUDIT_DB_FILE), from, chunk) }, opts);
   } finally {
     await store.close();
   }

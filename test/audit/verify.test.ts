@@ -149,3 +149,47 @@ describe('verifyAuditStore', () => {
     expect((await verify()).failure).toMatchObject({ check: 'PURGED_FORM', entry: 3 });
   });
 });
+
+describe('audit verify reads the entries in a thread of its own', () => {
+  it('gives exactly the rows the store gives: every chunk size, any start, odd bytes included', async () => {
+    const { db } = await build();
+    // Bytes that are not UTF-8 in one body (as BLOB, the way a hand edit could store them), an
+    // empty body, a leaf hash of the wrong length, a purge flag: passed on as stored.
+    db.prepare('UPDATE entries SET body = ? WHERE seq = 3').run(Buffer.from([0x7b, 0xff, 0xfe, 0xc3, 0x28, 0x7d]));
+    db.prepare("UPDATE entries SET body = '' WHERE seq = 4").run();
+    db.prepare('UPDATE entries SET leaf_hash = ? WHERE seq = 5').run(Buffer.alloc(7, 1));
+    db.prepare('UPDATE entries SET purged = 1 WHERE seq = 6').run();
+    db.close();
+    const { openSqliteAuditStore } = await import('../../gateway/audit/store.js');
+    const { readAheadEntryBytes } = await import('../../gateway/audit/read-ahead.js');
+    const store = openSqliteAuditStore(join(fx.dir, 'audit'), { readonly: true });
+    try {
+      const flat = async (it: AsyncIterable<{ seq: number; body: Buffer; leafHash: Buffer; purged: boolean }[]>): Promise<string[]> => {
+        const out: string[] = [];
+        for await (const chunk of it) for (const r of chunk) out.push(`${r.seq} ${r.body.toString('hex')} ${r.leafHash.toString('hex')} ${String(r.purged)}`);
+        return out;
+      };
+      for (const [from, chunk] of [[0, 20_000], [0, 1], [0, 7], [13, 5], [40, 3], [39, 100]] as const) {
+        const expected = await flat(store.entryBytes(from, chunk));
+        expect(await flat(readAheadEntryBytes(join(fx.dir, 'audit', 'audit.sqlite'), from, chunk)), `from ${from}, chunks of ${chunk}`).toEqual(expected);
+      }
+      expect((await flat(store.entryBytes(0)))[3]).toContain(' 7bfffec3287d ');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a body that is not UTF-8 is named, as any other altered entry', async () => {
+    const { db, verify } = await build();
+    const body = db.prepare('SELECT CAST(body AS BLOB) FROM entries WHERE seq = 21').pluck().get() as Buffer;
+    db.prepare('UPDATE entries SET body = ? WHERE seq = 21').run(Buffer.concat([body.subarray(0, 10), Buffer.from([0xff]), body.subarray(11)]));
+    db.close();
+    expect((await verify()).failure).toMatchObject({ entry: 21, code: 'AUDIT_ENTRY_MISMATCH' });
+  });
+
+  it('an unreadable database is an error, not a verdict', async () => {
+    const { readAheadEntryBytes } = await import('../../gateway/audit/read-ahead.js');
+    const it = readAheadEntryBytes(join(fx?.dir ?? '/nonexistent', 'no-such-dir', 'audit.sqlite'));
+    await expect(it.next()).rejects.toThrow(/audit read-ahead/);
+  });
+});
