@@ -22,17 +22,39 @@ function classify(head: Uint8Array): Sniffed {
   return 'not-openpgp';
 }
 
-/** Classifies the first bytes of `source`; `replay` yields every byte, those included. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** `source` without its first `n` bytes. */
+async function* skip(source: AsyncGenerator<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n;
+  for await (const c of source) {
+    if (left >= c.length) { left -= c.length; continue; }
+    yield left > 0 ? c.subarray(left) : c;
+    left = 0;
+  }
+}
+
+/**
+ * Classifies the first bytes of `source`; `replay` yields every byte, those included, except a
+ * UTF-8 byte order mark in front of an armor: Windows tools write one when they save a text
+ * file (`Set-Content -Encoding UTF8`), GnuPG then finds no OpenPGP data, and the file is the
+ * armored message all the same.
+ */
 export async function sniff(source: AsyncIterator<Uint8Array>): Promise<{ kind: Sniffed; replay: AsyncGenerator<Uint8Array> }> {
   const r = new ByteReader(source);
   r.record();
   const parts: Uint8Array[] = [];
   let size = 0;
-  while (size < PEEK_BYTES) {
-    const c = await r.chunk(PEEK_BYTES - size);
+  while (size < PEEK_BYTES + BOM.length) {
+    const c = await r.chunk(PEEK_BYTES + BOM.length - size);
     if (c === null) break;
     parts.push(c);
     size += c.length;
   }
-  return { kind: classify(Buffer.concat(parts)), replay: r.replay() };
+  const head = Buffer.concat(parts);
+  if (head.subarray(0, BOM.length).equals(BOM)) {
+    const kind = classify(head.subarray(BOM.length));
+    if (kind === 'armored-message' || kind === 'armored-other') return { kind, replay: skip(r.replay(), BOM.length) };
+  }
+  return { kind: classify(head), replay: r.replay() };
 }

@@ -117,6 +117,12 @@ matrix.push({
   make: (c) => craftSignatureWithSubpackets(SMALL, c.partnerKey, c.gatewayPublic, [{ type: 100, critical: false, data: Buffer.from([1]) }]),
   expect: { signer: PARTNER_ED, body: SMALL },
 });
+matrix.push({
+  // GnuPG itself finds no OpenPGP data behind the mark; the gateway takes the armor after it.
+  name: 'GnuPG armored, saved with a UTF-8 byte order mark in front (a Windows tool)',
+  make: (c) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), signEncrypt(c, PARTNER_ED, ['--armor'])]),
+  expect: { signer: PARTNER_ED },
+});
 matrix.push({ name: '16 session key packets (the most accepted)', make: (c) => manyRecipients(c, 16), expect: { signer: PARTNER_ED } });
 matrix.push({
   name: 'two registered keys of the partner, signed with the second', sender: [PARTNER_ED, PARTNER_RSA],
