@@ -111,7 +111,7 @@ function scan(src: Uint8Array, from: number, q: Quantum): { out: Buffer; stop: n
 
 /** The bytes of the last, incomplete quantum (2 or 3 characters: 1 or 2 bytes). */
 function lastBytes(q: Quantum): Buffer {
-  if (q.n === 1) throw malformed('fin des données mal formée (remplissage « = ») / malformed end of the data ("=" padding)');
+  if (q.n === 1) throw badPadding();
   const out = q.n === 2 ? Buffer.from([(q.acc >>> 4) & 0xff]) : q.n === 3 ? Buffer.from([(q.acc >>> 10) & 0xff, (q.acc >>> 2) & 0xff]) : Buffer.alloc(0);
   q.acc = 0;
   q.n = 0;
@@ -123,8 +123,13 @@ function damaged(byte: number): GatewayError {
   return new GatewayError('PGP_CORRUPT', `armure ASCII endommagée : caractère ${shown} dans les données / damaged ASCII armor: character ${shown} in the data`, { byte });
 }
 
-const TOO_MUCH_PADDING = (): GatewayError => malformed('fin des données mal formée (remplissage « = ») / malformed end of the data ("=" padding)');
-const PAD_INSIDE = (): GatewayError => malformed('« = » au milieu des données / "=" inside the data');
+function badPadding(): GatewayError {
+  return malformed('fin des données mal formée (remplissage « = ») / malformed end of the data ("=" padding)');
+}
+
+function padInside(): GatewayError {
+  return malformed('« = » au milieu des données / "=" inside the data');
+}
 
 async function* decode(source: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
   const at: { stage: Stage } = { stage: 'begin' };
@@ -203,10 +208,10 @@ async function* decode(source: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8A
           at.stage = 'tail';
         } else if (q.n === 0) {
           // A checksum line, or padding after a complete quantum.
-          if (q.lineHasData) throw TOO_MUCH_PADDING();
+          if (q.lineHasData) throw badPadding();
           at.stage = 'tail';
         } else {
-          if (q.n === 1) throw TOO_MUCH_PADDING();
+          if (q.n === 1) throw badPadding();
           padLeft = 4 - q.n;
           at.stage = 'pad';
         }
@@ -218,15 +223,15 @@ async function* decode(source: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8A
           if (v === SPACE) {
             if (b === LF && padLeft === 0) break;
           } else if (v === PAD) {
-            if (padLeft === 0) throw TOO_MUCH_PADDING();
+            if (padLeft === 0) throw badPadding();
             if (--padLeft === 0) {
               const last = lastBytes(q);
               if (last.length > 0) yield last;
             }
           } else if (v >= 0) {
-            throw PAD_INSIDE();
+            throw padInside();
           } else if (v === DASH && padLeft > 0) {
-            throw TOO_MUCH_PADDING();
+            throw badPadding();
           } else {
             throw padLeft > 0 ? damaged(b) : malformed("la ligne de remplissage continue après le « = » / the padding line goes on after the \"=\"");
           }
