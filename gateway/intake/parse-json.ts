@@ -8,6 +8,7 @@ import { jsonParser } from 'stream-json/parser.js';
 import Assembler from 'stream-json/assembler.js';
 import { GatewayError } from '../errors.js';
 import type { RawRecord } from './records.js';
+import { repeatedIssue } from './parse-ndjson.js';
 
 export type Envelope = Record<string, unknown>;
 
@@ -43,6 +44,20 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
   let recordLine = 0;
   let chars = 0; // characters fed since the current value (record or envelope member) began
   let out: RawRecord[] = [];
+  // Member names of each object open inside the current record or envelope member: a name given
+  // twice is ambiguous (the assembler keeps the last value), as in NDJSON (parse-ndjson.ts).
+  const names: Set<string>[] = [];
+  let repeated: string | undefined;
+  const noteNames = (t: Token): void => {
+    if (t.name === 'startObject') names.push(new Set());
+    else if (t.name === 'endObject') names.pop();
+    else if (t.name === 'keyValue') {
+      const open = names[names.length - 1];
+      const name = String(t.value);
+      if (open?.has(name) === true) repeated ??= name;
+      else open?.add(name);
+    }
+  };
 
   const syntax = (what: string): GatewayError => new GatewayError('FORMAT_SYNTAX', `document JSON invalide ligne ${line} : ${what}`, { line });
 
@@ -73,6 +88,8 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
         where = 'member';
         return;
       case 'member':
+        noteNames(t);
+        if (repeated !== undefined) throw syntax(`le champ « ${repeated} » apparaît deux fois dans « ${key} »`);
         asm.consume(t as Parameters<Assembler['consume']>[0]);
         if (asm.done) {
           envelope[key] = asm.current;
@@ -95,9 +112,12 @@ export async function* parseJsonDocument(text: AsyncIterable<string>, opts: Json
           recordLine = line;
           chars = 0;
         }
+        noteNames(t);
         asm.consume(t as Parameters<Assembler['consume']>[0]);
         if (asm.done) {
-          out.push({ line: recordLine, recordNo: ++recordNo, value: asm.current as Record<string, unknown> });
+          if (repeated === undefined) out.push({ line: recordLine, recordNo: ++recordNo, value: asm.current as Record<string, unknown> });
+          else out.push({ line: recordLine, recordNo: ++recordNo, value: {}, issue: repeatedIssue(repeated) });
+          repeated = undefined;
           chars = 0;
         }
         return;

@@ -10,6 +10,7 @@ import { outboxLineWriter, toOutboxRecord, typeCsvCells } from '../../gateway/in
 import { isGatewayError } from '../../gateway/errors.js';
 import { UploadBytes } from '../../gateway/intake/upload-bytes.js';
 import { parseCsv } from '../../gateway/intake/parse-csv.js';
+import { repeatedKey } from '../../gateway/intake/parse-ndjson.js';
 import { Pacer } from '../../gateway/intake/work.js';
 import { dataset, interiorPoint, communes, schemas, NOW } from './helpers.js';
 
@@ -128,6 +129,30 @@ describe('readRecords', () => {
     expect(recs.map((r) => [r.recordNo, r.line, r.value.numero])).toEqual([[1, 4, '2026-1'], [2, 5, '2026-2']]);
     expect(envelopes).toEqual([[false, ['emetteur', 'periode']], [true, ['emetteur', 'periode']]]);
   });
+  it('a member name given twice in a record is refused in NDJSON and in a JSON document (JSON.parse would keep the last)', async () => {
+    const nd = await read('main-courante-pm', bytes('{"id":"a","suite":"x"}\n{"id":"b","suite":"x","suite":"y"}\n{"id":"c","n":{"k":1,"k":2}}\n'));
+    expect(nd.map((r) => r.issue?.field)).toEqual([undefined, '/suite', undefined]); // nested: a value the closed schema refuses anyway
+    expect(nd[1]?.issue?.message).toContain('« suite » apparaît deux fois');
+    const doc = '{"emetteur":"SDIS54","interventions":[{"numero":"2026-1"},\n{"numero":"2026-2","nature":"a","nature":"b"},\n{"numero":"2026-3","p":{"x":1,"x":2}}]}';
+    const recs = await collect(readRecords(dataset('interventions-sdis'), bytes(doc), { maxRecords: 10 }, { schema: schemas.get(dataset('interventions-sdis').schema) }));
+    expect(recs.map((r) => [r.recordNo, r.line, r.issue?.field])).toEqual([[1, 1, undefined], [2, 2, '/nature'], [3, 3, '/x']]);
+    const envelope = '{"emetteur":"SDIS54","periode":{"debut":"2026-03-01","debut":"2026-03-02"},"interventions":[]}';
+    const err = await collect(readRecords(dataset('interventions-sdis'), bytes(envelope), { maxRecords: 10 }, { schema: schemas.get(dataset('interventions-sdis').schema) })).catch((e: unknown) => e);
+    expect(isGatewayError(err, 'FORMAT_SYNTAX') && err.message).toContain('« debut » apparaît deux fois dans « periode »');
+  });
+
+  it('repeatedKey: colons and quotes inside strings, nesting, escapes', () => {
+    const check = (text: string): string | undefined => repeatedKey(text, JSON.parse(text) as Record<string, unknown>);
+    expect(check('{"a":"1:2","b":"x\\":y","c":{"a":1,"b":[{"c":2}]}}')).toBeUndefined();
+    expect(check('{"t":"22:10:00","lieu":"rue \\"A\\": 3"}')).toBeUndefined();
+    expect(check('{"a":1,"b":2,"a":3}')).toBe('a');
+    expect(check('{"a":"x\\":y","a":2}')).toBe('a'); // a quote and colon inside a value, and a repeat
+    expect(check('{"a" :1 ,\n "a"\t: 2}')).toBe('a');
+    expect(check('{"x:y":1, "x:y" : 2}')).toBe('x:y');
+    expect(check('{"\\u0061":1,"a":2}')).toBe('a'); // the same name, escaped
+    expect(check('{}')).toBeUndefined();
+  });
+
   it('bounds a single JSON record', async () => {
     const doc = `{"interventions":[{"numero":"${'9'.repeat(2000)}"}]}`;
     const err = await collect(readRecords(dataset('interventions-sdis'), bytes(doc), { maxRecords: 10, maxJsonRecordChars: 1000 }, { schema: schemas.get(dataset('interventions-sdis').schema) })).catch((e: unknown) => e);
