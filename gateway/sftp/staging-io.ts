@@ -33,9 +33,14 @@ const pending = new Map<number, Pending>();
 const pool: ArrayBuffer[] = [];
 let nextSeq = 1;
 let nextHashId = 1;
+/** Threads started so far: a running hash lives in the thread that started it. */
+let generation = 0;
+/** The thread (generation) holding each running hash; a hash whose thread died is lost. */
+const hashThread = new Map<number, number>();
 
 function thread(): Worker {
   if (worker) return worker;
+  generation++;
   const w = startWorker(import.meta.url, 'staging-io-worker');
   w.on('message', (m: FromStagingIo) => {
     const p = pending.get(m.seq);
@@ -44,8 +49,10 @@ function thread(): Worker {
     if (pending.size === 0) w.unref();
     p.resolve(m);
   });
+  // 'error' then 'exit': once, and only while the calls pending are this thread's.
   const fail = (err: Error): void => {
-    if (worker === w) worker = undefined;
+    if (worker !== w) return;
+    worker = undefined;
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
@@ -58,11 +65,27 @@ function thread(): Worker {
 
 function call(m: ToStagingIo, transfer: ArrayBuffer[] = []): Promise<FromStagingIo> {
   const w = thread();
+  if (m.hashId !== undefined) {
+    const holder = hashThread.get(m.hashId) ?? generation;
+    if (m.type === 'digest') hashThread.delete(m.hashId);
+    else hashThread.set(m.hashId, holder);
+    // The thread that held this hash died: a new one would answer the hash of only the bytes
+    // it saw since. The write is still made; the digest fails, and the file is hashed again.
+    if (holder !== generation) {
+      if (m.type === 'digest') return Promise.reject(new Error('staging I/O thread restarted: running hash lost'));
+      m = { ...m, hashId: undefined };
+    }
+  }
   return new Promise<FromStagingIo>((resolve, reject) => {
     if (pending.size === 0) w.ref();
     pending.set(m.seq, { resolve, reject });
     w.postMessage(m, transfer);
   });
+}
+
+/** The thread, if one runs (tests use it to make it fail). */
+export function stagingIoThread(): Worker | undefined {
+  return worker;
 }
 
 /** A batch buffer: from the pool when one is free. */

@@ -148,7 +148,11 @@ export class StagingWriter {
   async sha256(size: number): Promise<string> {
     await this.flush().catch(() => undefined);
     this.endHash();
-    if (this.digestOf?.size === size) return this.digestOf.sha256;
+    if (this.digestOf?.size === size) {
+      // The running hash is lost if its thread died: the file is hashed again.
+      const sha256 = await this.digestOf.sha256.catch(() => undefined);
+      if (sha256 !== undefined) return sha256;
+    }
     return (await hashFile(this.path)).sha256;
   }
 

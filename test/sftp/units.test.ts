@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { describeError, GatewayError } from '../../gateway/errors.js';
 import { IntervalSet } from '../../gateway/sftp/intervals.js';
 import { StagingWriter } from '../../gateway/sftp/staging-writer.js';
+import { stagingIoThread } from '../../gateway/sftp/staging-io.js';
 import { readAt, slowReadStreak, SLOW_READS_IN_A_ROW } from '../../gateway/sftp/files.js';
 import type { ReadHandle, SessionState } from '../../gateway/sftp/state.js';
 import { SFTP_STATUS, Unsupported, toSftpStatus } from '../../gateway/sftp/status.js';
@@ -86,6 +87,31 @@ describe('StagingWriter', () => {
       const s = Buffer.concat(streamed);
       expect(s.length).toBeGreaterThanOrEqual(1024 * 1024);
       expect(s.equals(content.subarray(0, s.length))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('a staging I/O thread that dies between writes: the next thread writes the rest, the SHA-256 is still of the whole file', async () => {
+    const tmp = tempDir('writer-');
+    try {
+      const content = randomBytes(3 * 1024 * 1024 + 5);
+      const path = join(tmp.path, 'f');
+      const w = new StagingWriter(openSync(path, 'w'), path);
+      const half = 1536 * 1024;
+      for (let o = 0; o < half; o += 32768) await w.write(o, content.subarray(o, Math.min(o + 32768, half)));
+      await w.flush();
+      const first = stagingIoThread();
+      expect(first).toBeDefined();
+      await first?.terminate();
+      for (let o = half; o < content.length; o += 32768) await w.write(o, content.subarray(o, Math.min(o + 32768, content.length)));
+      await w.sync();
+      expect(w.inOrder).toBe(true);
+      expect(stagingIoThread()).not.toBe(first);
+      // The new thread saw only the second half: its running hash would have been of that alone.
+      expect(await w.sha256(content.length)).toBe(createHash('sha256').update(content).digest('hex'));
+      await w.closeFile(false);
+      expect(readFileSync(path).equals(content)).toBe(true);
     } finally {
       tmp.cleanup();
     }
