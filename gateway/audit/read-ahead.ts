@@ -9,7 +9,8 @@ import { startWorker } from '../worker-thread.js';
 import type { StoredEntryBytes } from './store.js';
 
 export interface ReadAheadJob {
-  readonly file: string;
+  /** The audit directory (AuditStore's). */
+  readonly dir: string;
   readonly from: number;
   readonly chunk: number;
   /** Chunks read before the first is asked for. */
@@ -37,9 +38,9 @@ function unpack(m: Extract<FromReadAhead, { type: 'chunk' }>): StoredEntryBytes[
   return rows;
 }
 
-/** `AuditStore.entryBytes` of the database `file`, read in another thread. */
-export async function* readAheadEntryBytes(file: string, from = 0, chunk = 20_000): AsyncGenerator<StoredEntryBytes[]> {
-  const job: ReadAheadJob = { file, from, chunk, ahead: 2 };
+/** `AuditStore.entryBytes` of the audit directory `dir`, read in another thread. */
+export async function* readAheadEntryBytes(dir: string, from = 0, chunk = 20_000): AsyncGenerator<StoredEntryBytes[]> {
+  const job: ReadAheadJob = { dir, from, chunk, ahead: 2 };
   const worker = startWorker(import.meta.url, 'read-ahead-worker', { workerData: job });
   const queue: FromReadAhead[] = [];
   let wake: (() => void) | undefined;

@@ -113,9 +113,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 export const AUDIT_DB_FILE = 'audit.sqlite';
 
-/** Entries' exact stored bytes in seq order from `?`, at most `?` (`audit verify`; read-ahead.ts too). */
-export const ENTRY_BYTES_SQL = 'SELECT seq, CAST(body AS BLOB), leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?';
-
 type Row = { seq: number; body: string; leaf_hash: Buffer; purged: number };
 const toEntry = (r: Row): StoredEntry => ({ seq: r.seq, body: r.body, leafHash: r.leaf_hash, purged: r.purged === 1 });
 
@@ -167,7 +164,7 @@ export function openSqliteAuditStore(dir: string, options: { readonly?: boolean 
     insNode: readonly ? undefined : db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
     entry: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE seq = ?'),
     chunk: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
-    chunkBytes: db.prepare(ENTRY_BYTES_SQL).raw(),
+    chunkBytes: db.prepare('SELECT seq, CAST(body AS BLOB), leaf_hash, purged FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?').raw(),
     expired: db.prepare('SELECT seq, body, leaf_hash, purged FROM entries WHERE time < ? AND purged = 0 ORDER BY seq LIMIT ?'),
     purge: readonly ? undefined : db.prepare('UPDATE entries SET body = ?, actor = NULL, upload_id = NULL, purged = 1 WHERE seq = ?'),
     insCheckpoint: readonly ? undefined : db.prepare('INSERT INTO checkpoints (size, time, note) VALUES (?, ?, ?)'),

@@ -13,8 +13,7 @@ import { isGatewayError } from '../errors.js';
 import { verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { CompactRange, EMPTY_ROOT, consistencyRanges, leafHash, perfectSubtrees, proofHashes, verifyConsistency, type NodeId } from './merkle.js';
 import type { VerifierKey } from './notekey.js';
-import { join } from 'node:path';
-import { AUDIT_DB_FILE, openSqliteAuditStore, type AuditStore, type StoredEntryBytes } from './store.js';
+import { openSqliteAuditStore, type AuditStore, type StoredEntryBytes } from './store.js';
 import { readAheadEntryBytes } from './read-ahead.js';
 
 /** What is wrong with one entry's own bytes. */
@@ -166,7 +165,7 @@ export async function verifyAuditDir(dir: string, opts: VerifyOptions): Promise<
   const store = openSqliteAuditStore(dir, { readonly: true });
   try {
     // The same store, its entries read ahead by another thread while this one hashes them.
-    return await verifyAuditStore({ ...store, entryBytes: (from, chunk) => readAheadEntryBytes(join(dir, AUDIT_DB_FILE), from, chunk) }, opts);
+    return await verifyAuditStore({ ...store, entryBytes: (from, chunk) => readAheadEntryBytes(dir, from, chunk) }, opts);
   } finally {
     await store.close();
   }

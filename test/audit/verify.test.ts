@@ -171,7 +171,7 @@ describe('audit verify reads the entries in a thread of its own', () => {
       };
       for (const [from, chunk] of [[0, 20_000], [0, 1], [0, 7], [13, 5], [40, 3], [39, 100]] as const) {
         const expected = await flat(store.entryBytes(from, chunk));
-        expect(await flat(readAheadEntryBytes(join(fx.dir, 'audit', 'audit.sqlite'), from, chunk)), `from ${from}, chunks of ${chunk}`).toEqual(expected);
+        expect(await flat(readAheadEntryBytes(join(fx.dir, 'audit'), from, chunk)), `from ${from}, chunks of ${chunk}`).toEqual(expected);
       }
       expect((await flat(store.entryBytes(0)))[3]).toContain(' 7bfffec3287d ');
     } finally {
@@ -189,7 +189,7 @@ describe('audit verify reads the entries in a thread of its own', () => {
 
   it('an unreadable database is an error, not a verdict', async () => {
     const { readAheadEntryBytes } = await import('../../gateway/audit/read-ahead.js');
-    const it = readAheadEntryBytes(join(fx?.dir ?? '/nonexistent', 'no-such-dir', 'audit.sqlite'));
+    const it = readAheadEntryBytes(join(fx?.dir ?? '/nonexistent', 'no-such-dir'));
     await expect(it.next()).rejects.toThrow(/audit read-ahead/);
   });
 });
