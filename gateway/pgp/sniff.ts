@@ -24,16 +24,6 @@ function classify(head: Uint8Array): Sniffed {
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** `source` without its first `n` bytes. */
-async function* skip(source: AsyncGenerator<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
-  let left = n;
-  for await (const c of source) {
-    if (left >= c.length) { left -= c.length; continue; }
-    yield left > 0 ? c.subarray(left) : c;
-    left = 0;
-  }
-}
-
 /**
  * Classifies the first bytes of `source`; `replay` yields every byte, those included, except a
  * UTF-8 byte order mark in front of an armor: Windows tools write one when they save a text
@@ -54,7 +44,11 @@ export async function sniff(source: AsyncIterator<Uint8Array>): Promise<{ kind: 
   const head = Buffer.concat(parts);
   if (head.subarray(0, BOM.length).equals(BOM)) {
     const kind = classify(head.subarray(BOM.length));
-    if (kind === 'armored-message' || kind === 'armored-other') return { kind, replay: skip(r.replay(), BOM.length) };
+    if (kind === 'armored-message' || kind === 'armored-other') {
+      const rest = new ByteReader(r.replay());
+      await rest.exact(BOM.length, 'BOM');
+      return { kind, replay: rest.replay() };
+    }
   }
   return { kind: classify(head), replay: r.replay() };
 }
