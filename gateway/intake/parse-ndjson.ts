@@ -7,9 +7,9 @@ import type { RawRecord } from './records.js';
 /**
  * The first member name that appears twice at the top level of the JSON object `text`, if any.
  * JSON.parse keeps the last value of a repeated name; the partner's system may have meant the
- * first, so such a record is refused, as a CSV header with a repeated column is. An exact pass
- * counts the top-level colons outside strings (each member has exactly one); names are decoded
- * only when there are more colons than members.
+ * first, so such a record is refused, as a CSV header with a repeated column is. Names are
+ * decoded (strings skipped, each top-level colon closing a member name) only when the quick
+ * count below finds more name-like colons than members.
  */
 export function repeatedKey(text: string, value: Record<string, unknown>): string | undefined {
   let members = 0;
@@ -25,19 +25,9 @@ export function repeatedKey(text: string, value: Record<string, unknown>): strin
     if (text.charCodeAt(b) === 0x22) quoted++;
   }
   if (quoted <= members) return undefined;
-  let colons = 0;
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) i = stringEnd(text, i);
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x3a && depth === 1) colons++;
-  }
-  if (colons <= members) return undefined;
   // Rare: the names before each top-level colon.
   const seen = new Set<string>();
-  depth = 0;
+  let depth = 0;
   for (let i = 0, name = ''; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
