@@ -109,7 +109,9 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
         let waits: Promise<void>[] | undefined;
         // Encoded once, into the first recipient's batch, and copied into the others' (a record
         // goes to the observatory and its commune at least): encoding was 13 % of the record work.
-        let encoded: { buf: Buffer; start: number; bytes: number } | undefined;
+        let encoded: Buffer | undefined;
+        let start = 0;
+        let bytes = 0;
         for (const r of recipients) {
           const out = sealFor(r);
           out.records++;
@@ -120,11 +122,13 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
             if (most > out.buf.length) out.buf = Buffer.allocUnsafeSlow(most);
           }
           if (encoded === undefined) {
-            encoded = { buf: out.buf, start: out.len, bytes: out.buf.write(line, out.len) };
+            encoded = out.buf;
+            start = out.len;
+            bytes = out.buf.write(line, out.len);
           } else {
-            encoded.buf.copy(out.buf, out.len, encoded.start, encoded.start + encoded.bytes);
+            encoded.copy(out.buf, out.len, start, start + bytes);
           }
-          out.len += encoded.bytes;
+          out.len += bytes;
         }
         return waits && Promise.all(waits).then(() => undefined);
       },
