@@ -17,9 +17,13 @@ const WORKER_YOUNG_GENERATION_MB = 12;
 
 export function startWorker(callerUrl: string, name: string, extra: Omit<WorkerOptions, 'resourceLimits' | 'eval'> = {}): Worker {
   const self = new URL(callerUrl);
+  return startWorkerModule(new URL(`./${name}${self.pathname.endsWith('.ts') ? '.ts' : '.js'}`, self), extra);
+}
+
+/** A worker thread running the module at `url` (a .ts one through tsx). */
+export function startWorkerModule(url: URL, extra: Omit<WorkerOptions, 'resourceLimits' | 'eval'> = {}): Worker {
   const options = { ...extra, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
-  if (!self.pathname.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, self), options);
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, options);
   const api = import.meta.resolve('tsx/esm/api'); // its ESM build: the CJS one cannot register hooks here
-  const entry = new URL(`./${name}.ts`, self).href;
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, ...options });
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, ...options });
 }

@@ -25,6 +25,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   renameWaitMs: 30_000, // a closed temporary name keeps its streamed pipeline this long for its RENAME
   signatureMaxAgeMs: 7 * 24 * 3600_000, // replay window for the partner's signature time
   decryptStallMs: 30_000, // OpenPGP decryption that neither reads nor writes this long: refused (pgp/open.ts)
+  intakeThreadStallMs: 60_000, // an intake thread silent this long is ended and replaced (intake/worker-pool.ts)
 });
 
 export const DEFAULT_SETTINGS = Object.freeze({

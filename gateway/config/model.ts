@@ -97,6 +97,8 @@ export interface Limits {
   readonly signatureMaxAgeMs: number;
   /** A decryption that neither reads input nor gives plaintext this long is refused as unreadable. */
   readonly decryptStallMs: number;
+  /** An intake thread whose event loop sends no heartbeat this long is ended; its uploads fail. */
+  readonly intakeThreadStallMs: number;
 }
 
 export interface GatewaySettings {

@@ -30,6 +30,8 @@ export interface AssembleDeps {
   readonly workers: number;
   /** See WorkerPoolOptions.onWorker. */
   readonly onWorker?: WorkerPoolOptions['onWorker'];
+  /** See WorkerPoolOptions.workerModule. */
+  readonly workerModule?: WorkerPoolOptions['workerModule'];
 }
 
 async function inThreadProcessorFor(config: ConfigSource, keys: () => KeyRing): Promise<Processor> {
@@ -56,7 +58,13 @@ export async function assembleIntake(deps: AssembleDeps): Promise<Intake & { clo
   const auditLog = deps.auditLog;
   const processor =
     deps.workers > 0
-      ? workerPoolProcessor({ config: deps.config, size: deps.workers, log: deps.log, ...(deps.onWorker ? { onWorker: deps.onWorker } : {}) })
+      ? workerPoolProcessor({
+          config: deps.config,
+          size: deps.workers,
+          log: deps.log,
+          ...(deps.onWorker ? { onWorker: deps.onWorker } : {}),
+          ...(deps.workerModule ? { workerModule: deps.workerModule } : {}),
+        })
       : await inThreadProcessorFor(deps.config, () => keys);
   const intake = createIntake({
     config: deps.config,

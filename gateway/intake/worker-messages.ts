@@ -10,6 +10,13 @@ export type ToWorker =
   | { readonly type: 'finish'; readonly uploadId: string; readonly path: string; readonly size: number }
   | { readonly type: 'abort'; readonly uploadId: string };
 
+/**
+ * How often a worker thread says its event loop is turning. A thread blocked in a computation (a
+ * bug, a pathological input) sends nothing: the pool ends it (worker-pool.ts, `limits.intakeThreadStallMs`).
+ */
+export const HEARTBEAT_MS = 250;
+
 export type FromWorker =
+  | { readonly type: 'beat' }
   | { readonly type: 'ack'; readonly uploadId: string; readonly bytes: number }
   | { readonly type: 'result'; readonly uploadId: string; readonly result: WorkResult };

@@ -6,19 +6,23 @@
  * rest from the staging file at the commit.
  */
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../worker-thread.js';
+import { startWorker, startWorkerModule } from '../worker-thread.js';
 import type { ConfigSource } from '../config/model.js';
 import type { Logger } from '../log.js';
-import type { FromWorker, ToWorker } from './worker-messages.js';
+import { HEARTBEAT_MS, type FromWorker, type ToWorker } from './worker-messages.js';
 import { Pacer, QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
 
 interface Slot {
   worker: Worker;
   active: number;
+  /** When the slot's thread last said its event loop turns (any message counts). */
+  lastBeat: number;
 }
 
 interface Tracked {
   readonly slot: Slot;
+  /** The thread doing the work: the slot may have another by the time it ends. */
+  readonly worker: Worker;
   /** Bytes sent and not yet taken by the work. */
   readonly pacer: Pacer;
   streaming: boolean;
@@ -31,6 +35,8 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
   /** Called with each thread started, the first ones and those that replace a thread that died (tests use it to make one fail). */
   readonly onWorker?: (worker: Worker) => void;
+  /** The thread's module, instead of worker.ts beside this one (tests wrap it to inject faults). */
+  readonly workerModule?: URL;
 }
 
 export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
@@ -40,30 +46,33 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const slots: Slot[] = [];
   const post = (slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
 
-  /** Ends every upload of `slot` with `result`: its thread failed, their work is lost. */
-  const failSlot = (slot: Slot, result: WorkResult): void => {
+  /** Ends every upload `worker` was working on with `result`: that thread failed, their work is lost. */
+  const failWorker = (worker: Worker, result: WorkResult): void => {
     for (const [id, t] of tracked) {
-      if (t.slot !== slot) continue;
+      if (t.worker !== worker) continue;
       tracked.delete(id);
       t.streaming = false;
       t.pacer.close();
+      if (t.slot.worker === worker) t.slot.active--;
       t.resolve(result);
     }
-    slot.active = 0;
   };
 
   /**
    * Starts the thread of `slot`. A thread that dies (an error nothing caught, its memory limit)
-   * is replaced at once, with the configuration in force: otherwise every later upload given
-   * to that slot would wait forever for an answer from a thread that is gone.
+   * or stops answering is replaced at once, with the configuration in force: otherwise every
+   * later upload given to that slot would wait forever for an answer from a thread that is gone.
    */
   const spawn = (slot: Slot): void => {
-    const worker = startWorker(import.meta.url, 'worker');
+    const worker = opts.workerModule ? startWorkerModule(opts.workerModule) : startWorker(import.meta.url, 'worker');
     slot.worker = worker;
     slot.active = 0;
+    slot.lastBeat = performance.now();
     worker.on('message', (m: FromWorker) => {
+      if (slot.worker === worker) slot.lastBeat = performance.now();
+      if (m.type === 'beat') return;
       const t = tracked.get(m.uploadId);
-      if (!t) return;
+      if (!t || t.worker !== worker) return;
       if (m.type === 'ack') t.pacer.take(m.bytes);
       else {
         tracked.delete(m.uploadId);
@@ -76,21 +85,51 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     });
     worker.on('error', (err) => {
       opts.log.error({ err: err.message }, 'intake worker failed');
-      failSlot(slot, toWorkError(err));
+      failWorker(worker, toWorkError(err));
     });
     worker.on('exit', (code) => {
       if (closing || slot.worker !== worker) return;
       opts.log.error({ code }, 'intake worker exited: a new one takes its place');
-      failSlot(slot, toWorkError(new Error(`intake worker exited (code ${code})`)));
-      spawn(slot);
-      post(slot, { type: 'config', version, config: opts.config.current() });
+      failWorker(worker, toWorkError(new Error(`intake worker exited (code ${code})`)));
+      replace(slot);
     });
     worker.unref();
     opts.onWorker?.(worker);
   };
 
+  const replace = (slot: Slot): void => {
+    spawn(slot);
+    post(slot, { type: 'config', version, config: opts.config.current() });
+  };
+
+  /**
+   * A thread whose event loop is held (a computation that does not end) sends no heartbeat:
+   * past `limits.intakeThreadStallMs` with uploads in hand it is ended, they fail, and a new
+   * thread serves the next ones. Without this, one such upload stops the intake for good.
+   */
+  let lastTick = performance.now();
+  const watch = setInterval(() => {
+    const now = performance.now();
+    const stallMs = opts.config.current().settings.limits.intakeThreadStallMs;
+    const late = now - lastTick > Math.max(stallMs / 2, 4 * HEARTBEAT_MS);
+    lastTick = now;
+    for (const slot of slots) {
+      // This thread itself was held (or the process stopped): the silence says nothing of the worker's.
+      if (late) slot.lastBeat = now;
+      const silentMs = now - slot.lastBeat;
+      if (slot.active === 0 || silentMs <= stallMs) continue;
+      const stuck = slot.worker;
+      const uploads = [...tracked].filter(([, t]) => t.worker === stuck).map(([id]) => id);
+      opts.log.error({ silentMs: Math.round(silentMs), uploads }, 'intake worker unresponsive: ended, a new one takes its place');
+      replace(slot);
+      // The uploads fail once the thread is gone, so that nothing it still writes outlives their cleanup.
+      void stuck.terminate().finally(() => failWorker(stuck, toWorkError(new Error(`intake worker unresponsive for ${Math.round(silentMs)} ms`))));
+    }
+  }, HEARTBEAT_MS);
+  watch.unref();
+
   for (let i = 0; i < Math.max(1, opts.size); i++) {
-    const slot = { active: 0 } as Slot;
+    const slot = { active: 0, lastBeat: 0 } as Slot;
     spawn(slot);
     slots.push(slot);
   }
@@ -109,7 +148,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       if (slot.active++ === 0) slot.worker.ref();
       let resolve!: (r: WorkResult) => void;
       const result = new Promise<WorkResult>((r) => (resolve = r));
-      const t: Tracked = { slot, pacer: new Pacer(), streaming: true, resolve };
+      const t: Tracked = { slot, worker: slot.worker, pacer: new Pacer(), streaming: true, resolve };
       tracked.set(ctx.uploadId, t);
       const maxFileBytes = opts.config.current().settings.limits.maxFileBytes;
       post(slot, { type: 'open', version, ctx, dir, fileName, maxFileBytes });
@@ -123,16 +162,17 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
           }
           // A copy: ssh2's buffers may be views of a larger one that must not be detached.
           const data = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.length) as ArrayBuffer;
-          post(slot, { type: 'chunk', uploadId: ctx.uploadId, data }, [data]);
+          t.worker.postMessage({ type: 'chunk', uploadId: ctx.uploadId, data } satisfies ToWorker, [data]);
           return t.pacer.add(chunk.length);
         },
-        finish: (path, size) => post(slot, { type: 'finish', uploadId: ctx.uploadId, path, size }),
-        abort: () => post(slot, { type: 'abort', uploadId: ctx.uploadId }),
+        finish: (path, size) => t.worker.postMessage({ type: 'finish', uploadId: ctx.uploadId, path, size } satisfies ToWorker),
+        abort: () => t.worker.postMessage({ type: 'abort', uploadId: ctx.uploadId } satisfies ToWorker),
         result,
       };
     },
     close: async () => {
       off();
+      clearInterval(watch);
       closing = true;
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },

@@ -12,7 +12,7 @@ import { createSealPool } from '../pgp/native-seal/pool.js';
 import { UploadBytes } from './upload-bytes.js';
 import { SchemaStore } from './validate.js';
 import { QUEUE_HIGH_WATER, runWork, toWorkError } from './work.js';
-import type { ToWorker } from './worker-messages.js';
+import { HEARTBEAT_MS, type FromWorker, type ToWorker } from './worker-messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs only as a worker thread');
@@ -24,6 +24,10 @@ const seals = createSealPool(1);
 let communes: Promise<CommuneIndex> | undefined;
 const envs = new Map<number, Promise<{ config: GatewayConfig; keys: KeyRing }>>();
 const uploads = new Map<string, UploadBytes>();
+
+const beat: FromWorker = { type: 'beat' };
+// unref: the heartbeat alone must not keep an idle thread (and the process) alive.
+setInterval(() => port.postMessage(beat), HEARTBEAT_MS).unref();
 
 async function envFor(version: number): Promise<ProcessEnv> {
   const e = envs.get(version);

@@ -53,6 +53,7 @@ export const TEST_LIMITS: Limits = Object.freeze({
   renameWaitMs: 30_000,
   signatureMaxAgeMs: 7 * 24 * 3_600_000,
   decryptStallMs: 30_000,
+  intakeThreadStallMs: 60_000,
 });
 
 export interface PartySpec {

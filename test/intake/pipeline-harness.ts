@@ -16,7 +16,7 @@ import { dataLayout, type DataLayout } from '../../gateway/paths.js';
 import { assembleIntake } from '../../gateway/intake/assemble.js';
 import { loadKeyRing } from '../../gateway/intake/keyring.js';
 import { newId } from '../../gateway/ids.js';
-import { silentLogger } from '../../gateway/log.js';
+import { createLogger, silentLogger } from '../../gateway/log.js';
 import type { Intake, Verdict } from '../../gateway/intake/contract.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -43,16 +43,33 @@ export function gpg(home: string, args: string[], input?: Buffer | string): Buff
   return execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startPipeline(opts: { dir?: string; workers?: number; wrapState?: (s: StateStore) => StateStore; onWorker?: (w: Worker) => void } = {}): Promise<PipelineHarness> {
+export interface PipelineOptions {
+  readonly dir?: string;
+  readonly workers?: number;
+  wrapState?(s: StateStore): StateStore;
+  onWorker?(w: Worker): void;
+  /** The intake thread's module (a wrapper that injects a fault). */
+  readonly workerModule?: URL;
+  /** Limits over the demo configuration's. */
+  readonly limits?: Partial<GatewayConfig['settings']['limits']>;
+  /** Where the gateway's log lines go (default: nowhere). */
+  readonly logTo?: NodeJS.WritableStream;
+}
+
+export async function startPipeline(opts: PipelineOptions = {}): Promise<PipelineHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'passerelle-pipeline-'));
   const layout = dataLayout(join(dir, 'data'));
-  const config = await loadConfig(DEMO_CONFIG, { demo: true });
+  const loaded = await loadConfig(DEMO_CONFIG, { demo: true });
+  const config: GatewayConfig = opts.limits ? { ...loaded, settings: { ...loaded.settings, limits: { ...loaded.settings.limits, ...opts.limits } } } : loaded;
   const source: ConfigSource = { current: () => config, onChange: () => () => undefined };
-  const log = silentLogger();
+  const log = opts.logTo ? createLogger({ destination: opts.logTo }) : silentLogger();
   const audit = await openAuditLog({ dir: layout.audit, origin: 'test.passerelle/audit', checkpointKeyFile: join(dir, 'checkpoint.key'), checkpointIntervalMs: 60_000, log });
   const opened = openStateStore(layout.state);
   const state = opts.wrapState ? opts.wrapState(opened) : opened;
-  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1, ...(opts.onWorker ? { onWorker: opts.onWorker } : {}) });
+  const intake = await assembleIntake({ config: source, layout, audit, auditLog: audit, state, log, workers: opts.workers ?? 1,
+    ...(opts.onWorker ? { onWorker: opts.onWorker } : {}),
+    ...(opts.workerModule ? { workerModule: opts.workerModule } : {}),
+  });
   const keys = await loadKeyRing(config);
   const gnupg = join(dir, 'gnupg');
   const fresh = !existsSync(gnupg);

@@ -5,7 +5,8 @@
  * answer (with one intake thread, the default on two cores, every upload).
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,53 @@ describe('an intake thread that dies', () => {
         const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
         expect(next.status, next.message).toBe('accepted');
       }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('an intake thread that stops answering', () => {
+  it('is ended after limits.intakeThreadStallMs: its upload fails, the next ones are accepted by a new thread', async () => {
+    const threads: Worker[] = [];
+    const lines: string[] = [];
+    const logTo = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const h = await startPipeline({
+      workers: 1,
+      onWorker: (w) => threads.push(w),
+      workerModule: new URL('./blocking-worker.ts', import.meta.url),
+      limits: { intakeThreadStallMs: 1500 },
+      logTo,
+    });
+    try {
+      // The same thread answers heartbeats while idle and while working: a long wait is not a stall.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(threads).toHaveLength(1);
+      const ok = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      expect(ok.status, lines.join('\n')).toBe('accepted');
+      expect(threads).toHaveLength(1);
+
+      const started = performance.now();
+      const held = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'bloque.csv.pgp');
+      expect(held.status).toBe('failed');
+      expect(held.code).toBe('GATEWAY_FAILURE');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(threads).toHaveLength(2);
+      expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
+      expect(existsSync(join(h.layout.pending, held.uploadId))).toBe(false);
+      const logged = lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[] }).find((l) => l.msg.startsWith('intake worker unresponsive'));
+      expect(logged?.uploads).toEqual([held.uploadId]);
+
+      for (let k = 0; k < 2; k++) {
+        const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+        expect(next.status, next.message).toBe('accepted');
+      }
+      expect(threads).toHaveLength(2);
     } finally {
       await h.close();
     }
