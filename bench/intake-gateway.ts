@@ -14,6 +14,8 @@ export interface IntakeGatewayReady {
   readonly knownHostsLine: string;
   /** The receipts directory of the data layout, to say why an upload was refused. */
   readonly receipts: string;
+  /** outbox/<recipient>/<dataset>/<file>: what the intake delivered. */
+  readonly outbox: string;
 }
 
 const { work, workers } = JSON.parse(process.argv[2] ?? '{}') as { work: string; workers?: number };
@@ -27,7 +29,7 @@ const gateway = await startGateway({
   adjustSettings: (s) => ({ ...s, dataDir: join(work, 'intake-data'), sftp: { host: '127.0.0.1', port: 0 } }),
   ...(workers !== undefined ? { intakeWorkers: workers } : {}),
 });
-const ready: IntakeGatewayReady = { port: gateway.sftp.port, knownHostsLine: gateway.knownHostsLine, receipts: gateway.layout.receipts };
+const ready: IntakeGatewayReady = { port: gateway.sftp.port, knownHostsLine: gateway.knownHostsLine, receipts: gateway.layout.receipts, outbox: gateway.layout.outbox };
 process.stdout.write(JSON.stringify(ready) + '\n');
 process.stdin.resume();
 process.stdin.once('end', () => {

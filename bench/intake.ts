@@ -7,7 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { projectRoot } from '../gateway/config/project.js';
@@ -56,6 +57,26 @@ function gpg(home: string, args: readonly string[]): Promise<number> {
   });
 }
 
+/** gpg with `bytes` bytes (a random block, repeated) written to its standard input; resolves with the wall time (ms). */
+function gpgFed(home: string, args: readonly string[], bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const block = randomBytes(1 << 20);
+    const start = performance.now();
+    const child = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--trust-model', 'always', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err.length < 2000 ? (err += d.toString()) : undefined));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`gpg ${args.join(' ')}: ${err.trim()}`))));
+    child.stdin.on('error', () => undefined); // gpg failing early: its exit code says why
+    void (async () => {
+      for (let left = bytes; left > 0; left -= block.length) {
+        if (!child.stdin.write(left >= block.length ? block : block.subarray(0, left))) await once(child.stdin, 'drain');
+      }
+      child.stdin.end();
+    })();
+  });
+}
+
 /** " (receipt: CODE message)" from the newest receipt, to say why a bench upload was refused. */
 async function newestReceiptReason(dir: string): Promise<string> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
@@ -76,6 +97,13 @@ export interface IntakeBench {
   uploadTimed(file: string, k: number): Promise<LatencyRun>;
   /** The gateway process's peak RSS since the last call (or its start) and its CPU time so far. */
   gatewayUsage(): Promise<GatewayUsage>;
+  /** Bytes of the deliveries in the outbox (every recipient, every upload) and their count. */
+  delivered(): Promise<{ bytes: number; files: number }>;
+  /**
+   * Reference: `gpg --sign --encrypt` (no compression) of `bytes` bytes fed on its standard input,
+   * signed with the gateway's key: the cryptography of the deliveries, without any record work.
+   */
+  gpgSeal(bytes: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -169,6 +197,20 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
       return r;
     },
     gatewayUsage: () => gateway.usage(),
+    async delivered() {
+      let bytes = 0;
+      let files = 0;
+      for (const recipient of await readdir(gateway.ready.outbox)) {
+        const dir = join(gateway.ready.outbox, recipient, BENCH_DATASET);
+        for (const name of await readdir(dir).catch(() => [] as string[])) {
+          if (!name.endsWith('.ndjson.pgp')) continue;
+          bytes += (await stat(join(dir, name))).size;
+          files++;
+        }
+      }
+      return { bytes, files };
+    },
+    gpgSeal: (bytes) => gpgFed(gatewayHome, ['-z', '0', '--local-user', gwFpr, '--recipient', gwFpr, '--sign', '--encrypt', '--output', '/dev/null'], bytes),
     async close() {
       await gateway.close();
       for (const h of [partnerHome, gatewayHome]) {

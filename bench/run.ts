@@ -273,6 +273,22 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
     extra['upload to verdict MB/s (ssh2 client)'] = round(mbPerSec(bytes, t.totalMs));
     extra['gateway process peak RSS MiB during the intake uploads (target ≤ 256)'] = round(peakRss, 1);
     extra['gateway process CPU s per upload (median)'] = round(median(cpu), 2);
+    // What GnuPG itself needs for the cryptography of the same job: decrypt the export, then
+    // sign and encrypt as many bytes as the gateway delivered for one upload (every record goes
+    // to the observatory and to its commune, as NDJSON with its provenance). No parsing, no
+    // validation, no routing: a ceiling no implementation of this job can pass.
+    const { bytes: deliveredBytes, files } = await ib.delivered();
+    const uploads = b.length + 1;
+    const perUpload = Math.round(deliveredBytes / uploads);
+    if (files > 0) {
+      log(`intake: gpg --sign --encrypt of ${(perUpload / 1e6).toFixed(0)} MB (the deliveries of one upload)`);
+      const sealMs = await ib.gpgSeal(perUpload);
+      const floorMs = median(a) + sealMs;
+      extra['deliveries MB written per upload'] = round(perUpload / 1e6);
+      extra['gpg sign+encrypt of those bytes, s'] = round(sealMs / 1000, 2);
+      extra['gpg decrypt + sign+encrypt: export MB/s'] = round(mbPerSec(bytes, floorMs));
+      extra['gpg decrypt + sign+encrypt: ratio to gpg --decrypt'] = round(median(a) / floorMs, 3);
+    }
   } finally {
     await ib.close();
   }

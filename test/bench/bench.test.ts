@@ -134,6 +134,8 @@ describe('bench gateway side (tiny sizes)', () => {
     const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, intakeBudgetS: 60, extras: false });
     expect(r.gateway).toEqual({ ran: true });
     expect(r.notes.filter((n) => n.startsWith('intake'))).toEqual([]);
+    expect(r.extra.intake?.['deliveries MB written per upload']).toBeGreaterThan(0);
+    expect(r.extra.intake?.['gpg decrypt + sign+encrypt: ratio to gpg --decrypt']).toBeGreaterThan(0);
     for (const name of ['upload', 'download', 'sessions', 'parallel', 'intake'] as const) {
       expect(r.figures[name]?.gateway).toBeGreaterThan(0);
       expect(r.figures[name]?.ratio).toBeGreaterThan(0);
@@ -156,6 +158,11 @@ describe('bench intake (tiny sizes)', () => {
       const after = await ib.gatewayUsage();
       expect(after.peakRssMiB).toBeGreaterThan(40);
       expect(after.cpuSeconds).toBeGreaterThan(before.cpuSeconds);
+      // Every record went to the observatory (NDJSON with its provenance: over 100 bytes each) and to its commune.
+      const delivered = await ib.delivered();
+      expect(delivered.files).toBeGreaterThan(2);
+      expect(delivered.bytes).toBeGreaterThan(records * 2 * 100);
+      expect(await ib.gpgSeal(delivered.bytes)).toBeGreaterThan(0);
       const plain = join(work, 'plain.csv');
       await writeExport(plain, 10_000, 'X');
       await expect(ib.upload(plain, 1)).rejects.toThrow(/receipt: PGP_NOT_ENCRYPTED/);
