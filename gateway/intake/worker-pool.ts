@@ -29,6 +29,9 @@ interface Tracked {
   resolve(r: WorkResult): void;
 }
 
+/** How long the uploads of a thread being ended wait for it to be gone before they fail anyway. */
+const TERMINATE_WAIT_MS = 10_000;
+
 export interface WorkerPoolOptions {
   readonly config: ConfigSource;
   readonly size: number;
@@ -122,8 +125,15 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       const uploads = [...tracked].filter(([, t]) => t.worker === stuck).map(([id]) => id);
       opts.log.error({ silentMs: Math.round(silentMs), uploads }, 'intake worker unresponsive: ended, a new one takes its place');
       replace(slot);
-      // The uploads fail once the thread is gone, so that nothing it still writes outlives their cleanup.
-      void stuck.terminate().finally(() => failWorker(stuck, toWorkError(new Error(`intake worker unresponsive for ${Math.round(silentMs)} ms`))));
+      // The uploads fail once the thread is gone, so that nothing it still writes outlives their
+      // cleanup; but not later than TERMINATE_WAIT_MS (a thread held in a system call that does
+      // not return cannot be ended before it does).
+      let waited: NodeJS.Timeout | undefined;
+      const gone = Promise.race([stuck.terminate(), new Promise((r) => (waited = setTimeout(r, TERMINATE_WAIT_MS)))]);
+      void gone.finally(() => {
+        clearTimeout(waited);
+        failWorker(stuck, toWorkError(new Error(`intake worker unresponsive for ${Math.round(silentMs)} ms`)));
+      });
     }
   }, HEARTBEAT_MS);
   watch.unref();
