@@ -38,14 +38,28 @@ export function isLoopback(host: string): boolean {
   return host === '::1' || host === '::ffff:127.0.0.1';
 }
 
+/**
+ * The certificate's serial number (hex) from 16 random bytes: positive and minimally encoded as
+ * DER requires, 126 random bits. The first byte is put in 0x40-0x7f: neither a sign bit nor a
+ * leading zero. A leading "0" in front of the random hex used to keep it positive, but node-forge
+ * drops only one redundant zero byte, so a random first byte of 0x00 followed by one below 0x80
+ * (1 certificate in 512) gave a DER INTEGER that OpenSSL refuses ("illegal padding"): the admin
+ * UI then failed to start.
+ */
+export function certificateSerial(random: Uint8Array): string {
+  if (random.length !== 16) throw new RangeError('certificateSerial: 16 random bytes expected');
+  const bytes = Buffer.from(random);
+  bytes[0] = 0x40 | ((bytes[0] ?? 0) & 0x3f);
+  return bytes.toString('hex');
+}
+
 /** A self-signed server certificate for 127.0.0.1 and localhost (pure apart from randomness). */
-export function makeCertificate(now: Date = new Date()): { cert: string; key: string } {
+export function makeCertificate(now: Date = new Date(), serialRandom: Uint8Array = randomBytes(16)): { cert: string; key: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  // Positive serial: first byte below 0x80.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.serialNumber = certificateSerial(serialRandom);
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + 825 * 86_400_000);
   const name = [{ name: 'commonName', value: 'Passerelle admin (127.0.0.1)' }, { name: 'organizationName', value: 'Passerelle' }];
