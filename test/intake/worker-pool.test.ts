@@ -43,6 +43,9 @@ describe('an intake thread that dies', () => {
 });
 
 describe('an intake thread that stops answering', () => {
+  // Generous: a loaded test machine must not starve a healthy thread this long.
+  const STALL_MS = 3000;
+
   it('is ended after limits.intakeThreadStallMs: its upload fails, the next ones are accepted by a new thread', async () => {
     const threads: Worker[] = [];
     const lines: string[] = [];
@@ -56,14 +59,21 @@ describe('an intake thread that stops answering', () => {
       workers: 1,
       onWorker: (w) => threads.push(w),
       workerModule: new URL('./blocking-worker.ts', import.meta.url),
-      limits: { intakeThreadStallMs: 1500 },
+      limits: { intakeThreadStallMs: STALL_MS },
       logTo,
     });
     try {
-      // The same thread answers heartbeats while idle and while working: a long wait is not a stall.
-      await new Promise((r) => setTimeout(r, 2500));
-      expect(threads).toHaveLength(1);
-      const ok = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      // A healthy thread with an upload in hand and nothing to do for longer than the limit (a
+      // slow client) keeps sending heartbeats: it is not ended.
+      const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
+      const uploadId = newId();
+      const staging = join(h.dir, `staging-${uploadId}`);
+      writeFileSync(staging, sealed);
+      const slow = h.intake.open({ uploadId, partnerId: 'police-nationale', datasetId: 'faits-4001', clientName: 'lent.csv.pgp', source: '127.0.0.1:50000' });
+      await slow.push(sealed.subarray(0, 512));
+      await new Promise((r) => setTimeout(r, STALL_MS + 1500));
+      await slow.push(sealed.subarray(512));
+      const ok = await slow.finish(staging, sealed.length, createHash('sha256').update(sealed).digest('hex'));
       expect(ok.status, lines.join('\n')).toBe('accepted');
       expect(threads).toHaveLength(1);
 
@@ -71,7 +81,7 @@ describe('an intake thread that stops answering', () => {
       const held = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'bloque.csv.pgp');
       expect(held.status).toBe('failed');
       expect(held.code).toBe('GATEWAY_FAILURE');
-      expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(STALL_MS);
       expect(threads).toHaveLength(2);
       expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
       expect(existsSync(join(h.layout.pending, held.uploadId))).toBe(false);
