@@ -15,8 +15,10 @@ import { Pacer, QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, 
 interface Slot {
   worker: Worker;
   active: number;
-  /** When the slot's thread last said its event loop turns (any message counts). */
+  /** When the slot's thread last said its event loop turns (any message counts), or was started. */
   lastBeat: number;
+  /** Whether it has said so at all: a thread still loading its modules has not. */
+  beating: boolean;
 }
 
 interface Tracked {
@@ -31,6 +33,11 @@ interface Tracked {
 
 /** How long the uploads of a thread being ended wait for it to be gone before they fail anyway. */
 const TERMINATE_WAIT_MS = 10_000;
+/**
+ * A thread is judged on its heartbeats only once it has sent one: loading its modules (and,
+ * under tsx in the tests, compiling them) on a busy machine can take longer than the limit.
+ */
+const STARTUP_GRACE_MS = 60_000;
 
 export interface WorkerPoolOptions {
   readonly config: ConfigSource;
@@ -71,8 +78,12 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     slot.worker = worker;
     slot.active = 0;
     slot.lastBeat = performance.now();
+    slot.beating = false;
     worker.on('message', (m: FromWorker) => {
-      if (slot.worker === worker) slot.lastBeat = performance.now();
+      if (slot.worker === worker) {
+        slot.lastBeat = performance.now();
+        slot.beating = true;
+      }
       if (m.type === 'beat') return;
       const t = tracked.get(m.uploadId);
       if (!t || t.worker !== worker) return;
@@ -120,7 +131,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       // This thread itself was held (or the process stopped): the silence says nothing of the worker's.
       if (late) slot.lastBeat = now;
       const silentMs = now - slot.lastBeat;
-      if (slot.active === 0 || silentMs <= stallMs) continue;
+      if (slot.active === 0 || silentMs <= (slot.beating ? stallMs : Math.max(stallMs, STARTUP_GRACE_MS))) continue;
       const stuck = slot.worker;
       const uploads = [...tracked].filter(([, t]) => t.worker === stuck).map(([id]) => id);
       opts.log.error({ silentMs: Math.round(silentMs), uploads }, 'intake worker unresponsive: ended, a new one takes its place');
@@ -139,7 +150,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   watch.unref();
 
   for (let i = 0; i < Math.max(1, opts.size); i++) {
-    const slot = { active: 0, lastBeat: 0 } as Slot;
+    const slot = { active: 0, lastBeat: 0, beating: false } as Slot;
     spawn(slot);
     slots.push(slot);
   }

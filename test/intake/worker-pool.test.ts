@@ -63,6 +63,9 @@ describe('an intake thread that stops answering', () => {
       logTo,
     });
     try {
+      // The thread answers (it is judged on its heartbeats from then on, not while it starts).
+      const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      expect(first.status, lines.join('\n')).toBe('accepted');
       // A healthy thread with an upload in hand and nothing to do for longer than the limit (a
       // slow client) keeps sending heartbeats: it is not ended.
       const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
