@@ -9,9 +9,28 @@ import type { AuditReader } from '../../gateway/audit/log.js';
 import type { DataLayout } from '../../gateway/paths.js';
 import type { StateStore } from '../../gateway/store/state.js';
 
+/**
+ * The files under `d`, walked one directory at a time: the gateway may remove a directory while
+ * this looks (tests poll until its cleanup is done), and a recursive readdir then throws ENOENT.
+ */
 export function filesUnder(d: string): string[] {
-  if (!existsSync(d)) return [];
-  return readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed meanwhile
+      throw e;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.isFile()) out.push(join(dir, e.name));
+    }
+  };
+  walk(d);
+  return out;
 }
 
 /**
