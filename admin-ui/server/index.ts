@@ -70,6 +70,9 @@ export async function startAdminUi(o: AdminUiOptions): Promise<RunningAdminUi> {
     app, host, port: o.port ?? settings.admin?.port ?? 8443, dataDir: o.dataDir, allowRemote: o.allowRemote === true,
     ...(tlsCert && tlsKey ? { tlsCert, tlsKey } : {}),
   });
+  if (server.replacedCertificate) {
+    o.log.warn({ movedTo: server.replacedCertificate, fingerprint: server.fingerprint }, 'admin UI certificate unusable (refused by OpenSSL or half missing): a new one was made, its fingerprint changes');
+  }
   o.log.info({ host, port: server.port, fingerprint: server.fingerprint }, 'admin UI listening');
   return {
     server,

@@ -4,8 +4,8 @@
  * dataDir/admin, key 0600; its SHA-256 fingerprint is returned for the caller to print and is
  * shown in every page footer.
  */
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -29,6 +29,8 @@ export interface AdminServer {
   readonly port: number;
   /** SHA-256 of the certificate (DER), colon-separated upper-case hex, as browsers show it. */
   readonly fingerprint: string;
+  /** Where an unusable generated certificate found at start was moved (a new one replaced it). */
+  readonly replacedCertificate?: string;
   close(): Promise<void>;
 }
 
@@ -75,23 +77,57 @@ export function makeCertificate(now: Date = new Date(), serialRandom: Uint8Array
   return { cert: forge.pki.certificateToPem(cert), key: keyPem };
 }
 
-/** The configured certificate, or the generated one in dataDir/admin (made at first start). */
-export async function loadOrCreateCertificate(dataDir: string, tlsCert?: string, tlsKey?: string): Promise<{ cert: string; key: string }> {
+async function readIfThere(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Whether node:crypto (OpenSSL, as the HTTPS server) reads the pair and the key is the certificate's. */
+function usablePair(cert: string, key: string): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The configured certificate, or the generated one in dataDir/admin (made at first start).
+ * A generated pair is checked before it is written, and again when read: one that OpenSSL
+ * refuses (a serial made before `certificateSerial`, 1 in 512, kept the admin UI from starting
+ * at every start, since it was read back each time) is moved aside as `*.unusable` and made
+ * anew; `replaced` says so, for the caller's log. A configured pair is the operator's: it is
+ * used as it is, and an unreadable one stops the start with OpenSSL's error.
+ */
+export async function loadOrCreateCertificate(dataDir: string, tlsCert?: string, tlsKey?: string): Promise<{ cert: string; key: string; replaced?: string }> {
   if (tlsCert && tlsKey) return { cert: await readFile(tlsCert, 'utf8'), key: await readFile(tlsKey, 'utf8') };
   const dir = dataLayout(dataDir).admin;
   const certFile = join(dir, 'tls-cert.pem');
   const keyFile = join(dir, 'tls-key.pem');
-  try {
-    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  const cert = await readIfThere(certFile);
+  const key = await readIfThere(keyFile);
+  if (cert !== undefined && key !== undefined && usablePair(cert, key)) return { cert, key };
+  let replaced: string | undefined;
+  if (cert !== undefined || key !== undefined) {
+    // Half a pair, or one OpenSSL refuses: kept for the record, out of the way.
+    replaced = `${certFile}.unusable`;
+    if (cert !== undefined) await rename(certFile, replaced);
+    if (key !== undefined) await rename(keyFile, `${keyFile}.unusable`);
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const made = makeCertificate();
+  let made = makeCertificate();
+  for (let tries = 1; !usablePair(made.cert, made.key); tries++) {
+    if (tries === 3) throw new Error('admin certificate: OpenSSL refused three generated certificates');
+    made = makeCertificate();
+  }
   await writeFile(keyFile, made.key, { mode: 0o600, flag: 'wx' });
   await chmod(keyFile, 0o600);
   await writeFile(certFile, made.cert, { mode: 0o644, flag: 'wx' });
-  return made;
+  return replaced ? { ...made, replaced } : made;
 }
 
 export function certificateFingerprint(certPem: string): string {
@@ -103,7 +139,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   if (!isLoopback(host) && opts.allowRemote !== true) {
     throw new GatewayError('CONFIG_INVALID', `l'interface d'administration n'écoute que sur la boucle locale (${host} refusé sans allowRemote)`, { setting: 'admin.host', host });
   }
-  const { cert, key } = await loadOrCreateCertificate(opts.dataDir, opts.tlsCert, opts.tlsKey);
+  const { cert, key, replaced } = await loadOrCreateCertificate(opts.dataDir, opts.tlsCert, opts.tlsKey);
   const fingerprint = certificateFingerprint(cert);
   opts.app.locals['fingerprint'] = fingerprint;
   const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, opts.app);
@@ -120,6 +156,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   return {
     port: (server.address() as AddressInfo).port,
     fingerprint,
+    ...(replaced ? { replacedCertificate: replaced } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
