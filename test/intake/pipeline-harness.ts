@@ -34,9 +34,20 @@ export interface PipelineHarness {
   readonly gnupg: string;
   /** Sends `bytes` as partner `partner` for `dataset`, in chunks, and returns the verdict. */
   upload(partner: string, dataset: string, bytes: Buffer, name?: string): Promise<Verdict & { uploadId: string }>;
+  /**
+   * The same a step at a time, for tests that act between the steps: the staging file holds all
+   * of `bytes` at once; `push` streams bytes [from, to) to the intake; `finish` commits.
+   */
+  begin(partner: string, dataset: string, bytes: Buffer, name?: string): StepwiseUpload;
   /** gpg --sign --encrypt of `plain` by `partner`'s demo key to the gateway. */
   seal(partner: string, plain: Buffer | string, extra?: string[]): Buffer;
   close(): Promise<void>;
+}
+
+export interface StepwiseUpload {
+  readonly uploadId: string;
+  push(from: number, to?: number): Promise<void>;
+  finish(): Promise<Verdict & { uploadId: string }>;
 }
 
 export function gpg(home: string, args: string[], input?: Buffer | string): Buffer {
@@ -85,6 +96,20 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
     return k.fingerprint;
   };
 
+  const begin = (partner: string, dataset: string, bytes: Buffer, name = 'export.csv.pgp'): StepwiseUpload => {
+    const uploadId = newId();
+    const staging = join(dir, `staging-${uploadId}`);
+    writeFileSync(staging, bytes);
+    const up = intake.open({ uploadId, partnerId: partner, datasetId: dataset, clientName: name, source: '127.0.0.1:50000' });
+    return {
+      uploadId,
+      push: async (from, to = bytes.length) => {
+        await up.push(bytes.subarray(from, to));
+      },
+      finish: async () => ({ ...(await up.finish(staging, bytes.length, createHash('sha256').update(bytes).digest('hex'))), uploadId }),
+    };
+  };
+
   return {
     dir,
     layout,
@@ -95,14 +120,11 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
     gnupg,
     seal: (partner, plain, extra = []) =>
       gpg(gnupg, ['--local-user', partnerFpr(partner), '--recipient', gatewayFpr, '--compress-algo', 'none', ...extra, '--sign', '--encrypt'], plain),
-    upload: async (partner, dataset, bytes, name = 'export.csv.pgp') => {
-      const uploadId = newId();
-      const staging = join(dir, `staging-${uploadId}`);
-      writeFileSync(staging, bytes);
-      const up = intake.open({ uploadId, partnerId: partner, datasetId: dataset, clientName: name, source: '127.0.0.1:50000' });
-      for (let o = 0; o < bytes.length; o += 32768) await up.push(bytes.subarray(o, o + 32768));
-      const verdict = await up.finish(staging, bytes.length, createHash('sha256').update(bytes).digest('hex'));
-      return { ...verdict, uploadId };
+    begin,
+    upload: async (partner, dataset, bytes, name) => {
+      const up = begin(partner, dataset, bytes, name);
+      for (let o = 0; o < bytes.length; o += 32768) await up.push(o, o + 32768);
+      return up.finish();
     },
     close: async () => {
       await intake.close();

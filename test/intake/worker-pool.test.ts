@@ -4,13 +4,11 @@
  * thread takes the next ones. Before, every later upload given to that slot waited forever for an
  * answer (with one intake thread, the default on two cores, every upload).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { newId } from '../../gateway/ids.js';
 import { fixture, startPipeline } from './pipeline-harness.js';
 
 describe('an intake thread that dies', () => {
@@ -19,15 +17,11 @@ describe('an intake thread that dies', () => {
     const h = await startPipeline({ workers: 1, onWorker: (w) => threads.push(w) });
     try {
       expect(threads).toHaveLength(1);
-      const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
-      const uploadId = newId();
-      const staging = join(h.dir, `staging-${uploadId}`);
-      writeFileSync(staging, sealed);
-      const up = h.intake.open({ uploadId, partnerId: 'police-nationale', datasetId: 'faits-4001', clientName: 'export.csv.pgp', source: '127.0.0.1:50000' });
-      await up.push(sealed.subarray(0, 1024));
+      const up = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      await up.push(0, 1024);
       await threads[0]?.terminate();
-      await up.push(sealed.subarray(1024));
-      const failed = await up.finish(staging, sealed.length, createHash('sha256').update(sealed).digest('hex'));
+      await up.push(1024);
+      const failed = await up.finish();
       expect(failed.status).toBe('failed');
       expect(failed.code).toBe('GATEWAY_FAILURE');
 
@@ -68,15 +62,11 @@ describe('an intake thread that stops answering', () => {
       expect(first.status, lines.join('\n')).toBe('accepted');
       // A healthy thread with an upload in hand and nothing to do for longer than the limit (a
       // slow client) keeps sending heartbeats: it is not ended.
-      const sealed = h.seal('police-nationale', fixture('faits-4001.csv'));
-      const uploadId = newId();
-      const staging = join(h.dir, `staging-${uploadId}`);
-      writeFileSync(staging, sealed);
-      const slow = h.intake.open({ uploadId, partnerId: 'police-nationale', datasetId: 'faits-4001', clientName: 'lent.csv.pgp', source: '127.0.0.1:50000' });
-      await slow.push(sealed.subarray(0, 512));
+      const slow = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'lent.csv.pgp');
+      await slow.push(0, 512);
       await new Promise((r) => setTimeout(r, STALL_MS + 1500));
-      await slow.push(sealed.subarray(512));
-      const ok = await slow.finish(staging, sealed.length, createHash('sha256').update(sealed).digest('hex'));
+      await slow.push(512);
+      const ok = await slow.finish();
       expect(ok.status, lines.join('\n')).toBe('accepted');
       expect(threads).toHaveLength(1);
 
