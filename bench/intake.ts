@@ -46,33 +46,27 @@ export async function writeExport(path: string, bytes: number, tag: string): Pro
   return n;
 }
 
-function gpg(home: string, args: readonly string[]): Promise<number> {
+/**
+ * gpg in batch mode; resolves with its wall time (ms). With `feedBytes`, that many bytes (a
+ * random block, repeated) are written to its standard input.
+ */
+function gpg(home: string, args: readonly string[], feedBytes?: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--trust-model', 'always', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--trust-model', 'always', ...args], { stdio: [feedBytes === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err.length < 2000 ? (err += d.toString()) : undefined));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`gpg ${args[0]}: ${err.trim()}`))));
-  });
-}
-
-/** gpg with `bytes` bytes (a random block, repeated) written to its standard input; resolves with the wall time (ms). */
-function gpgFed(home: string, args: readonly string[], bytes: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const block = randomBytes(1 << 20);
-    const start = performance.now();
-    const child = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--trust-model', 'always', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err.length < 2000 ? (err += d.toString()) : undefined));
+    child.stderr?.on('data', (d: Buffer) => (err.length < 2000 ? (err += d.toString()) : undefined));
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`gpg ${args.join(' ')}: ${err.trim()}`))));
-    child.stdin.on('error', () => undefined); // gpg failing early: its exit code says why
+    const stdin = child.stdin;
+    if (feedBytes === undefined || stdin === null) return;
+    stdin.on('error', () => undefined); // gpg failing early: its exit code says why
+    const block = randomBytes(1 << 20);
     void (async () => {
-      for (let left = bytes; left > 0; left -= block.length) {
-        if (!child.stdin.write(left >= block.length ? block : block.subarray(0, left))) await once(child.stdin, 'drain');
+      for (let left = feedBytes; left > 0; left -= block.length) {
+        if (!stdin.write(left >= block.length ? block : block.subarray(0, left))) await once(stdin, 'drain');
       }
-      child.stdin.end();
+      stdin.end();
     })();
   });
 }
@@ -210,7 +204,7 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
       }
       return { bytes, files };
     },
-    gpgSeal: (bytes) => gpgFed(gatewayHome, ['-z', '0', '--local-user', gwFpr, '--recipient', gwFpr, '--sign', '--encrypt', '--output', '/dev/null'], bytes),
+    gpgSeal: (bytes) => gpg(gatewayHome, ['-z', '0', '--local-user', gwFpr, '--recipient', gwFpr, '--sign', '--encrypt', '--output', '/dev/null'], bytes),
     async close() {
       await gateway.close();
       for (const h of [partnerHome, gatewayHome]) {
