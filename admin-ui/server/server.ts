@@ -119,11 +119,9 @@ export async function loadOrCreateCertificate(dataDir: string, tlsCert?: string,
     if (key !== undefined) await rename(keyFile, `${keyFile}.unusable`);
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  let made = makeCertificate();
-  for (let tries = 1; !usablePair(made.cert, made.key); tries++) {
-    if (tries === 3) throw new Error('admin certificate: OpenSSL refused three generated certificates');
-    made = makeCertificate();
-  }
+  const made = makeCertificate();
+  // Never written unless readable: a pair stored unusable would stop every later start.
+  if (!usablePair(made.cert, made.key)) throw new Error('admin certificate: OpenSSL refuses the certificate just made');
   await writeFile(keyFile, made.key, { mode: 0o600, flag: 'wx' });
   await chmod(keyFile, 0o600);
   await writeFile(certFile, made.cert, { mode: 0o644, flag: 'wx' });

@@ -54,7 +54,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   let version = 0;
   let closing = false;
   const slots: Slot[] = [];
-  const post = (slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer);
+  const post = (slot: Slot, m: ToWorker): void => slot.worker.postMessage(m);
 
   /** Ends every upload `worker` was working on with `result`: that thread failed, their work is lost. */
   const failWorker = (worker: Worker, result: WorkResult): void => {
