@@ -6,12 +6,13 @@
 import { uploadIdOfFile } from '../publish/names.js';
 import { constants, type Stats } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
-import { read as readFd, readSync, close as closeFd, fstat as fstatFd, open as openCb } from 'node:fs';
+import { read as readFd, readSync, readvSync, close as closeFd, fstat as fstatFd, open as openCb } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GatewayError } from '../errors.js';
 import { isGatewayFileName } from '../vfs/path.js';
 import { treeChildren, type VfsNode } from '../vfs/resolve.js';
+import type { PreparedData } from './data-replies.js';
 import { IntervalSet } from './intervals.js';
 import { MODE, attrs, entry, type FileAttrs, type NameEntry } from './listing.js';
 import { audit, party, servedDir, servedPath, view, type ReadHandle, type SessionState } from './state.js';
@@ -119,12 +120,13 @@ export async function openRead(s: SessionState, node: ServedNode): Promise<ReadH
 }
 
 /**
- * READ buffers are reused once their reply is sent (`releaseReadBuffer`): ssh2 copies a DATA
- * reply into its own packet before `sftp.data` returns. A fresh 255 KiB buffer per READ was a
- * third of a download's allocations, and the collections they caused a fifth of its CPU.
+ * READ buffers of the replies that go through ssh2 (files read through the thread pool, clients
+ * data-replies.ts cannot serve) are reused once their reply is sent (`releaseReadBuffer`): ssh2
+ * copies a DATA reply into its own packet before `sftp.data` returns. A fresh 255 KiB buffer per
+ * READ was a third of a download's allocations, and the collections they caused a fifth of its CPU.
  */
 const READ_BUFFER_BYTES = 256 * 1024;
-const READ_BUFFERS_KEPT = 64;
+const READ_BUFFERS_KEPT = 16;
 const freeReadBuffers: ArrayBuffer[] = [];
 const pooled = new WeakSet<ArrayBuffer>();
 
@@ -188,6 +190,30 @@ export async function readAt(s: SessionState, h: ReadHandle, offset: number, len
   }
   h.coverage.add(offset, offset + bytesRead);
   return bytesRead === n ? buf : buf.subarray(0, bytesRead);
+}
+
+/**
+ * READ from the page cache straight into the packets of its reply (data-replies.ts): what
+ * `prepare` made, or undefined (end of file, a handle that reads through the thread pool, or
+ * `prepare` declined) and the caller uses `readAt`.
+ */
+export function prepareRead(
+  s: SessionState,
+  h: ReadHandle,
+  offset: number,
+  len: number,
+  prepare: (n: number, read: (into: Buffer[]) => number) => PreparedData | undefined,
+): PreparedData | undefined {
+  if (offset >= h.size || h.slowReads >= SLOW_READS_IN_A_ROW) return undefined;
+  const n = Math.min(len, s.limits.maxReadLength, h.size - offset);
+  const prepared = prepare(n, (into) => {
+    const start = performance.now();
+    const got = readvSync(h.fd, into, offset);
+    h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
+    return got;
+  });
+  if (prepared) h.coverage.add(offset, offset + n);
+  return prepared;
 }
 
 /** CLOSE of a read handle: a download that read bytes is recorded, complete or partial. */

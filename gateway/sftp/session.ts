@@ -6,7 +6,8 @@
 import type { Session, SFTPWrapper } from 'ssh2';
 import { GatewayError } from '../errors.js';
 import { resolve, type VfsNode, type VfsOp } from '../vfs/resolve.js';
-import { closeRead, listNode, openRead, readAt, releaseReadBuffer, removeServed, statNode } from './files.js';
+import { dataReplies, type PreparedData } from './data-replies.js';
+import { closeRead, listNode, openRead, prepareRead, readAt, releaseReadBuffer, removeServed, statNode } from './files.js';
 import type { FileAttrs, NameEntry } from './listing.js';
 import { OPENSSH_LIMITS_EXTENSION, advertiseOpenSshLimits, channelFlow, closeChannelCleanly, clientSentEof } from './ssh2-fixes.js';
 import { audit, view, type Handle, type SessionState, type SftpDeps, type SftpLimits, type SftpSessionContext } from './state.js';
@@ -21,6 +22,7 @@ type Reply =
   | { readonly code: SftpStatusCode; readonly message: string }
   | { readonly handle: Buffer }
   | { readonly data: Buffer }
+  | { readonly prepared: PreparedData }
   | { readonly names: NameEntry[] }
   | { readonly attrs: FileAttrs }
   | { readonly limitsReply: true };
@@ -56,6 +58,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   const limits = effectiveLimits(deps);
   const uploads = deps.uploads ?? createUploadRegistry({ keepMs: () => limits.partialUploadKeepMs, log: deps.log });
   const flow = channelFlow(sftp);
+  const replies = dataReplies(sftp, () => ctx.outputFlushed());
   const s: SessionState = { ctx, deps, uploads, limits, alive: true, hold: (until) => flow.hold(until) };
   const handles = new Map<number, Handle>();
   // The largest WRITE ssh2 accepts is a 256 KiB packet; OpenSSH's own server announces 255 KiB.
@@ -80,6 +83,11 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   };
 
   const send = (reqid: number, r: Reply): void => {
+    if ('prepared' in r) replies.data(r.prepared);
+    else replies.other(() => sendThroughSsh2(reqid, r));
+  };
+
+  const sendThroughSsh2 = (reqid: number, r: Exclude<Reply, { prepared: PreparedData }>): void => {
     if ('status' in r) sftp.status(reqid, r.status, r.message);
     else if ('code' in r) sftp.status(reqid, r.code, r.message);
     else if ('handle' in r) sftp.handle(reqid, r.handle);
@@ -93,10 +101,11 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
   };
 
   const maybeFinish = (): void => {
-    if (endRequested && inflight === 0) {
+    if (endRequested && inflight === 0 && replies.waiting === 0) {
       void cleanup().finally(() => closeChannelCleanly(sftp));
     }
   };
+  replies.onIdle(maybeFinish);
 
   /**
    * Runs one request; `fn` runs synchronously up to its first await, so WRITEs queue in
@@ -170,6 +179,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     if (!deps.uploads) await uploads.close();
     limitsExt.restore();
     flow.restore();
+    replies.close();
     await audit(s, { type: 'sftp.session.close', outcome: 'info', refs: { connId: ctx.connId } }).catch(() => undefined);
   };
 
@@ -232,6 +242,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SftpSessionContext, deps: Sftp
     run(reqid, async () => {
       const h = handleOf(hbuf);
       if (h.kind !== 'read') throw refusal('PERMISSION_DENIED');
+      const prepared = prepareRead(s, h, offset, len, (n, read) => replies.prepare(reqid, n, read));
+      if (prepared) return { prepared };
       const data = await readAt(s, h, offset, len);
       return data ? { data } : EOF;
     }, chainOf(hbuf)),

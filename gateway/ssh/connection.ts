@@ -194,6 +194,7 @@ export class SshConnection {
       log: this.log.child({ party: auth.party.id }),
       closeConnection: (reason) => this.close(reason),
       onConnectionClose: (cb) => this.onConnectionClose(cb),
+      outputFlushed: () => this.socket.writableLength === 0,
     };
   }
 

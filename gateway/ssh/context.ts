@@ -17,6 +17,8 @@ export interface SessionContext {
   readonly log: Logger;
   /** Ends the whole SSH connection (all its sessions), e.g. after a limit is hit. */
   closeConnection(reason: string): void;
+  /** True when the connection's socket has handed every byte written so far to the kernel. */
+  outputFlushed(): boolean;
   /** Runs `cb` once when the connection is gone (however it ended); at once if it already is. */
   onConnectionClose(cb: () => void): void;
 }
