@@ -163,8 +163,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     log(`parallel ${opts.parallel} × ${opts.parallelMiB} MiB × ${opts.runs}`);
     const par = await interleave(opts.runs, parRef, parGw);
 
-    const downRefRun = async () => runBatchOk(ref, [`get ${q(downRef)} ${q(local)}`], work);
-    const downGw = gw ? async () => gw!.download(local) : undefined;
+    // Each run writes a new file, as each upload does. Rewriting the previous run's 512 MiB
+    // file slowed the client: four gateway downloads in a row into one file 339, 281, 263,
+    // 268 MB/s; into a new file each time 345, 331, 332, 345 MB/s.
+    const fresh = (download: () => Promise<number>) => async () => {
+      const ms = await download();
+      await rm(local, { force: true });
+      return ms;
+    };
+    const downRefRun = fresh(async () => runBatchOk(ref, [`get ${q(downRef)} ${q(local)}`], work));
+    const downGw = gw ? fresh(async () => gw!.download(local)) : undefined;
     log(`download ${opts.sizeMiB} MiB × ${opts.runs}`);
     const down = await interleave(opts.runs, downRefRun, downGw);
     await rm(local, { force: true });
