@@ -1,8 +1,8 @@
 /**
  * Downloads larger than the client's channel window, whose READ replies the gateway reads
- * straight into SSH packets (gateway/sftp/data-replies.ts): byte-exact with each cipher, across
- * key re-exchanges, while the client stops reading, and mixed with other replies on the same
- * channel.
+ * straight into SSH packets (gateway/sftp/data-replies.ts): byte-exact with each cipher and
+ * each stock client, across key re-exchanges, while the client stops reading, and mixed with
+ * other replies on the same channel.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { SFTPWrapper } from 'ssh2';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMUNE, DS, p, publish, sftpBatch, sha256, ssh2Sftp, startGateway, type Gateway } from './harness.js';
+import { COMMUNE, DS, lftp, p, psftp, publish, rclone, sftpBatch, sha256, ssh2Sftp, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
 beforeAll(async () => {
@@ -61,6 +61,21 @@ describe('downloads larger than the channel window', () => {
     const content = delivery(name, 12);
     const local = join(gw.dir, `${name}.got`);
     const r = await sftpBatch(gw, COMMUNE, [`get /outbox/${DS}/${name} ${local}`], undefined, 60_000, ['-o', `Ciphers=${cipher}`]);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
+    expect(sha256(readFileSync(local))).toBe(sha256(content));
+    await completeDownloadAudited(name, content.length);
+  });
+
+  it.each([
+    ['lftp', (local: string, remote: string) => lftp(gw, COMMUNE, [`get ${remote} -o ${local}`], 60_000)],
+    ['rclone', (local: string, remote: string) => rclone(gw, COMMUNE, ['copyto', `gw:${remote}`, local], 60_000)],
+    ['PuTTY psftp', (local: string, remote: string) => psftp(gw, COMMUNE, [`get ${remote} ${local}`])],
+  ] as const)('%s: byte-exact', async (client, get) => {
+    const name = `big-${client.replace(/\W+/g, '-').toLowerCase()}.ndjson.pgp`;
+    const content = delivery(name, 12);
+    const local = join(gw.dir, `${name}.got`);
+    const r = await get(local, `/outbox/${DS}/${name}`);
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(0);
     expect(sha256(readFileSync(local))).toBe(sha256(content));
