@@ -10,18 +10,19 @@
  * `preadv`, and each packet is encrypted in place and written when the client's channel window
  * takes it: 1.32-1.41 → 0.61-0.79 CPU seconds per 512 MiB download, 300 → 450-500 MB/s.
  *
- * In-place encryption needs ssh2's native AES-GCM cipher (aes128-gcm, aes256-gcm), whose packet
- * layout is fixed (length, padding length, payload, padding, tag); with any other cipher, or
- * while keys are being exchanged, each packet's data goes through `Protocol.channelData`, which
- * copies and encrypts or queues it as ssh2 always does.
+ * In-place encryption needs one of ssh2's native ciphers (AES-GCM, chacha20-poly1305), whose
+ * packet layout is known (ssh2-padding.ts); with any other cipher, while keys are being
+ * exchanged, or when the keys changed to another cipher since the packets were laid out, each
+ * packet's data goes through `Protocol.channelData`, which copies and encrypts or queues it as
+ * ssh2 always does.
  *
  * Replies leave in the order given. Other replies (status, handle, names) are sent by ssh2,
  * which queues them in its own buffer while the window is shut, so: a DATA packet is sent only
  * when ssh2's queue is empty; a reply given while DATA packets wait here waits behind them; and
  * after each window adjustment ssh2 sends its queue first, then this one goes on.
  */
-import { randomFillSync } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
+import { framePacket, framedSize, framingOf, type Framing } from '../ssh/ssh2-padding.js';
 
 const SSH_MSG_CHANNEL_DATA = 94;
 const SFTP_DATA = 103;
@@ -31,8 +32,8 @@ const FRAME_HEADER = 13;
 const CHANNEL_HEADER = 9;
 /** uint32 packet length, byte padding length. */
 const PACKET_HEADER = 5;
-const GCM_BLOCK = 16;
-const GCM_TAG = 16;
+/** Layout used when the cipher is none of those: only the data fields are read then. */
+const ANY_FRAMING: Framing = { block: 16, tag: 16 };
 /** Room for a 255 KiB READ in packets of 4 KiB or more; larger layouts get a buffer of their own. */
 const POOLED_BYTES = 288 * 1024;
 const POOL_KEPT = 64;
@@ -70,6 +71,8 @@ interface Packet {
 /** A READ reply whose packets are built and filled, waiting to be sent. */
 export interface PreparedData {
   readonly reqid: number;
+  /** The class of ssh2's cipher the packets were laid out for. */
+  readonly cipher: string;
   readonly buffer: ArrayBuffer;
   readonly packets: readonly Packet[];
   next: number;
@@ -106,14 +109,6 @@ function takeBuffer(bytes: number): ArrayBuffer {
 
 function giveBack(buffer: ArrayBuffer): void {
   if (buffer.byteLength === POOLED_BYTES && pool.length < POOL_KEPT) pool.push(buffer);
-}
-
-/** Size of the AES-GCM packet carrying `data` channel bytes (padding as ssh2 computes it). */
-function packetBytes(data: number): { size: number; padding: number } {
-  const unpadded = PACKET_HEADER + CHANNEL_HEADER + data;
-  let padding = GCM_BLOCK - ((unpadded - 4) & (GCM_BLOCK - 1));
-  if (padding < 4) padding += GCM_BLOCK;
-  return { size: unpadded + padding + GCM_TAG, padding };
 }
 
 /** Per connection: the sessions to tell when a window adjustment came in, by local channel id. */
@@ -159,10 +154,10 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
     unflushed = [];
   };
 
-  /** Whether packets can be encrypted where they lie: ssh2's native AES-GCM, no key exchange running. */
-  const canEncryptInPlace = (): boolean => {
+  /** Whether `p`'s packets can be encrypted where they lie: the cipher they were laid out for, no key exchange running. */
+  const canEncryptInPlace = (p: PreparedData): boolean => {
     const proto = ch._protocol;
-    return proto._kexinit === undefined && proto._cipher.constructor.name === 'AESGCMCipherBinding';
+    return proto._kexinit === undefined && proto._cipher.constructor.name === p.cipher && framingOf(p.cipher) !== undefined;
   };
 
   /** Sends what the window takes of `p`; true once all of it has gone. */
@@ -174,7 +169,7 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
       if (out.window < pk.data) return false;
       out.window -= pk.data;
       p.next++;
-      if (canEncryptInPlace()) ch._protocol._cipher.encrypt(pk.packet);
+      if (canEncryptInPlace(p)) ch._protocol._cipher.encrypt(pk.packet);
       else ch._protocol.channelData(out.id, pk.packet.subarray(PACKET_HEADER + CHANNEL_HEADER, PACKET_HEADER + CHANNEL_HEADER + pk.data));
     }
     unflushed.push(p.buffer);
@@ -217,34 +212,34 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
     prepare(reqid, n, read) {
       const out = ch.outgoing;
       const chunk = out.packetSize;
-      const frame = FRAME_HEADER + n;
-      if (closed || chunk < MIN_PACKET || openingWindow < 2 * frame) return undefined;
+      const frameBytes = FRAME_HEADER + n;
+      if (closed || chunk < MIN_PACKET || openingWindow < 2 * frameBytes) return undefined;
       releaseFlushed();
+      const cipher = ch._protocol._cipher.constructor.name;
+      const framing = framingOf(cipher) ?? ANY_FRAMING;
       let total = 0;
-      for (let left = frame; left > 0; left -= chunk) total += packetBytes(Math.min(left, chunk)).size;
+      for (let left = frameBytes; left > 0; left -= chunk) total += framedSize(framing, CHANNEL_HEADER + Math.min(left, chunk)).size;
       const buffer = takeBuffer(total);
       const packets: Packet[] = [];
       const into: Buffer[] = [];
       let at = 0;
-      for (let sent = 0; sent < frame; ) {
-        const data = Math.min(frame - sent, chunk);
-        const { size, padding } = packetBytes(data);
+      for (let sent = 0; sent < frameBytes; ) {
+        const data = Math.min(frameBytes - sent, chunk);
+        const { size, padding } = framedSize(framing, CHANNEL_HEADER + data);
         const packet = Buffer.from(buffer, at, size);
-        packet.writeUInt32BE(size - GCM_TAG - 4, 0);
-        packet[4] = padding;
         packet[5] = SSH_MSG_CHANNEL_DATA;
         packet.writeUInt32BE(out.id, 6);
         packet.writeUInt32BE(data, 10);
         let fileStart = PACKET_HEADER + CHANNEL_HEADER;
         if (sent === 0) {
-          packet.writeUInt32BE(frame - 4, fileStart);
+          packet.writeUInt32BE(frameBytes - 4, fileStart);
           packet[fileStart + 4] = SFTP_DATA;
           packet.writeUInt32BE(reqid, fileStart + 5);
           packet.writeUInt32BE(n, fileStart + 9);
           fileStart += FRAME_HEADER;
         }
         into.push(packet.subarray(fileStart, PACKET_HEADER + CHANNEL_HEADER + data));
-        randomFillSync(packet, PACKET_HEADER + CHANNEL_HEADER + data, padding);
+        framePacket(packet, CHANNEL_HEADER + data, padding, framing);
         packets.push({ packet, data });
         at += size;
         sent += data;
@@ -260,7 +255,7 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
         giveBack(buffer);
         return undefined;
       }
-      return { reqid, buffer, packets, next: 0 };
+      return { reqid, cipher, buffer, packets, next: 0 };
     },
     data: (p) => enqueue(p),
     other: (write) => enqueue({ write }),

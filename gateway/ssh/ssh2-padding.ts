@@ -31,7 +31,7 @@ let pool = Buffer.alloc(0);
 let used = 0;
 
 /** `n` bytes from the CSPRNG, never handed out twice. */
-function randomInto(target: Buffer, offset: number, n: number): void {
+export function randomInto(target: Buffer, offset: number, n: number): void {
   if (used + n > pool.length) {
     pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
     used = 0;
@@ -46,30 +46,56 @@ function randomInto(target: Buffer, offset: number, n: number): void {
  * caller), 4 to block+3 bytes of random padding so the rest is a multiple of `block`, room for
  * the `tag`.
  */
-function paddedAlloc(block: number, tag: number): (payloadLen: number) => Buffer {
+export interface Framing {
+  readonly block: number;
+  readonly tag: number;
+}
+
+const GCM: Framing = { block: 16, tag: 16 };
+const CHACHA: Framing = { block: 8, tag: 16 };
+
+/** Padding length and whole size (tag included) of the packet carrying `payloadLen` bytes. */
+export function framedSize(f: Framing, payloadLen: number): { padding: number; size: number } {
+  const unpadded = 4 + 1 + payloadLen;
+  let padding = f.block - ((unpadded - 4) & (f.block - 1));
+  if (padding < 4) padding += f.block;
+  return { padding, size: unpadded + padding + f.tag };
+}
+
+/** Writes the length, padding length and random padding of a packet laid out by `framedSize`. */
+export function framePacket(packet: Buffer, payloadLen: number, padding: number, f: Framing): void {
+  packet.writeUInt32BE(packet.length - f.tag - 4, 0);
+  packet[4] = padding;
+  randomInto(packet, 5 + payloadLen, padding);
+}
+
+function paddedAlloc(f: Framing): (payloadLen: number) => Buffer {
   return (payloadLen) => {
-    let pktLen = 4 + 1 + payloadLen;
-    let padLen = block - ((pktLen - 4) & (block - 1));
-    if (padLen < 4) padLen += block;
-    pktLen += padLen;
-    const packet = Buffer.allocUnsafe(pktLen + tag);
-    packet.writeUInt32BE(pktLen - 4, 0);
-    packet[4] = padLen;
-    randomInto(packet, 5 + payloadLen, padLen);
+    const { padding, size } = framedSize(f, payloadLen);
+    const packet = Buffer.allocUnsafe(size);
+    framePacket(packet, payloadLen, padding, f);
     return packet;
   };
 }
 
-export const allocGcmPacket = paddedAlloc(16, 16);
-export const allocChachaPacket = paddedAlloc(8, 16);
+export const allocGcmPacket = paddedAlloc(GCM);
+export const allocChachaPacket = paddedAlloc(CHACHA);
 
 export const ssh2Crypto = createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as Ssh2Crypto;
 
 /** Which of ssh2's native cipher classes get which framing (checked by class name). */
 const TARGETS = [
-  { cipher: 'aes128-gcm@openssh.com', className: 'AESGCMCipherBinding', alloc: allocGcmPacket },
-  { cipher: 'chacha20-poly1305@openssh.com', className: 'ChaChaPolyCipherBinding', alloc: allocChachaPacket },
+  { cipher: 'aes128-gcm@openssh.com', className: 'AESGCMCipherBinding', framing: GCM, alloc: allocGcmPacket },
+  { cipher: 'chacha20-poly1305@openssh.com', className: 'ChaChaPolyCipherBinding', framing: CHACHA, alloc: allocChachaPacket },
 ] as const;
+
+/**
+ * The framing of ssh2's native cipher class named `className`, whose `encrypt(packet)` encrypts
+ * such a packet in place and writes it; undefined for the others.
+ */
+export function framingOf(className: string): Framing | undefined {
+  return TARGETS.find((t) => t.className === className)?.framing;
+}
 
 let installed = false;
 
