@@ -175,7 +175,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const downGw = gw ? fresh(async () => gw!.download(local)) : undefined;
     log(`download ${opts.sizeMiB} MiB × ${opts.runs}`);
     const down = await interleave(opts.runs, downRefRun, downGw);
-    await rm(local, { force: true });
 
     // One session = TCP connect, key exchange, public-key auth, open the sftp subsystem, one
     // request, close. Sequential, so this is latency-bound: sessions per second.

@@ -22,7 +22,7 @@
  * after each window adjustment ssh2 sends its queue first, then this one goes on.
  */
 import type { SFTPWrapper } from 'ssh2';
-import { framePacket, framedSize, framingOf, type Framing } from '../ssh/ssh2-padding.js';
+import { GCM, framePacket, framedSize, framingOf } from '../ssh/ssh2-padding.js';
 
 const SSH_MSG_CHANNEL_DATA = 94;
 const SFTP_DATA = 103;
@@ -32,8 +32,6 @@ const FRAME_HEADER = 13;
 const CHANNEL_HEADER = 9;
 /** uint32 packet length, byte padding length. */
 const PACKET_HEADER = 5;
-/** Layout used when the cipher is none of those: only the data fields are read then. */
-const ANY_FRAMING: Framing = { block: 16, tag: 16 };
 /** Room for a 255 KiB READ in packets of 4 KiB or more; larger layouts get a buffer of their own. */
 const POOLED_BYTES = 288 * 1024;
 const POOL_KEPT = 64;
@@ -71,8 +69,8 @@ interface Packet {
 /** A READ reply whose packets are built and filled, waiting to be sent. */
 export interface PreparedData {
   readonly reqid: number;
-  /** The class of ssh2's cipher the packets were laid out for. */
-  readonly cipher: string;
+  /** The class of ssh2's cipher the packets were laid out for; undefined when none can encrypt them in place. */
+  readonly cipher: string | undefined;
   readonly buffer: ArrayBuffer;
   readonly packets: readonly Packet[];
   next: number;
@@ -157,7 +155,7 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
   /** Whether `p`'s packets can be encrypted where they lie: the cipher they were laid out for, no key exchange running. */
   const canEncryptInPlace = (p: PreparedData): boolean => {
     const proto = ch._protocol;
-    return proto._kexinit === undefined && proto._cipher.constructor.name === p.cipher && framingOf(p.cipher) !== undefined;
+    return proto._kexinit === undefined && proto._cipher.constructor.name === p.cipher;
   };
 
   /** Sends what the window takes of `p`; true once all of it has gone. */
@@ -215,8 +213,11 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
       const frameBytes = FRAME_HEADER + n;
       if (closed || chunk < MIN_PACKET || openingWindow < 2 * frameBytes) return undefined;
       releaseFlushed();
-      const cipher = ch._protocol._cipher.constructor.name;
-      const framing = framingOf(cipher) ?? ANY_FRAMING;
+      const current = ch._protocol._cipher.constructor.name;
+      const known = framingOf(current);
+      const cipher = known ? current : undefined;
+      // Another cipher gets the packets' data fields only (channelData): any layout does.
+      const framing = known ?? GCM;
       let total = 0;
       for (let left = frameBytes; left > 0; left -= chunk) total += framedSize(framing, CHANNEL_HEADER + Math.min(left, chunk)).size;
       const buffer = takeBuffer(total);

@@ -158,6 +158,19 @@ export function slowReadStreak(streak: number, ms: number): number {
   return ms > CACHED_READ_MS ? streak + 1 : 0;
 }
 
+/** A synchronous read on `h`, timed into its run of slow reads. */
+function timedRead(h: ReadHandle, read: () => number): number {
+  const start = performance.now();
+  const got = read();
+  h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
+  return got;
+}
+
+/** Bytes a READ of `len` at `offset`, before the end of the file, gets: at most `maxReadLength`. */
+function readLength(s: SessionState, h: ReadHandle, offset: number, len: number): number {
+  return Math.min(len, s.limits.maxReadLength, h.size - offset);
+}
+
 /**
  * READ: at most `maxReadLength` bytes; `undefined` means end of file.
  *
@@ -169,14 +182,12 @@ export function slowReadStreak(streak: number, ms: number): number {
  */
 export async function readAt(s: SessionState, h: ReadHandle, offset: number, len: number): Promise<Buffer | undefined> {
   if (offset >= h.size) return undefined;
-  const n = Math.min(len, s.limits.maxReadLength, h.size - offset);
+  const n = readLength(s, h, offset, len);
   const buf = takeReadBuffer(n);
   let bytesRead: number;
   try {
     if (h.slowReads < SLOW_READS_IN_A_ROW) {
-      const start = performance.now();
-      bytesRead = readSync(h.fd, buf, 0, n, offset);
-      h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
+      bytesRead = timedRead(h, () => readSync(h.fd, buf, 0, n, offset));
     } else {
       ({ bytesRead } = await readP(h.fd, buf, 0, n, offset));
     }
@@ -205,13 +216,8 @@ export function prepareRead(
   prepare: (n: number, read: (into: Buffer[]) => number) => PreparedData | undefined,
 ): PreparedData | undefined {
   if (offset >= h.size || h.slowReads >= SLOW_READS_IN_A_ROW) return undefined;
-  const n = Math.min(len, s.limits.maxReadLength, h.size - offset);
-  const prepared = prepare(n, (into) => {
-    const start = performance.now();
-    const got = readvSync(h.fd, into, offset);
-    h.slowReads = slowReadStreak(h.slowReads, performance.now() - start);
-    return got;
-  });
+  const n = readLength(s, h, offset, len);
+  const prepared = prepare(n, (into) => timedRead(h, () => readvSync(h.fd, into, offset)));
   if (prepared) h.coverage.add(offset, offset + n);
   return prepared;
 }

@@ -51,7 +51,7 @@ export interface Framing {
   readonly tag: number;
 }
 
-const GCM: Framing = { block: 16, tag: 16 };
+export const GCM: Framing = { block: 16, tag: 16 };
 const CHACHA: Framing = { block: 8, tag: 16 };
 
 /** Padding length and whole size (tag included) of the packet carrying `payloadLen` bytes. */
