@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import type { SFTPWrapper } from 'ssh2';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRelay } from '../helpers/relay.js';
 import { COMMUNE, DS, lftp, p, psftp, publish, rclone, sftpBatch, sha256, ssh2Sftp, startGateway, type Gateway } from './harness.js';
 
 let gw: Gateway;
@@ -25,29 +25,6 @@ function delivery(name: string, mib: number): Buffer {
   const content = randomBytes(mib * 1024 * 1024 + 1234);
   publish(gw, COMMUNE, DS, name, content);
   return content;
-}
-
-/** A TCP relay to the gateway that can stop passing the gateway's bytes on to the client. */
-async function startRelay(target: number): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
-  const upstreams = new Set<Socket>();
-  const server = createServer((down) => {
-    const up = connect(target, '127.0.0.1');
-    upstreams.add(up);
-    down.on('data', (d: Buffer) => up.write(d));
-    up.on('data', (d: Buffer) => down.write(d));
-    down.on('close', () => up.destroy());
-    up.on('close', () => {
-      upstreams.delete(up);
-      down.destroy();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    hold: () => upstreams.forEach((u) => u.pause()),
-    release: () => upstreams.forEach((u) => u.resume()),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 async function completeDownloadAudited(name: string, bytes: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startRelay } from '../helpers/relay.js';
 import { closed, ssh2Connect, ssh2Exec, startSshHarness, type SshHarness } from './harness.js';
 
 function rawConnect(port: number): Promise<Socket> {
@@ -58,25 +59,17 @@ describe('time limits', () => {
   it('closes an authenticated connection whose peer stops answering keepalives', async () => {
     h = await startSshHarness({ idleTimeoutMs: 120_000, keepaliveIntervalMs: 200 });
     // A relay that stops carrying client→server traffic once logged in: the peer "goes silent".
-    let silent = false;
-    const relay = createServer((down) => {
-      const up = connect({ host: '127.0.0.1', port: h!.server.port });
-      down.on('data', (d: Buffer) => silent || up.write(d));
-      up.pipe(down);
-      for (const s of [up, down]) s.on('error', () => undefined).on('close', () => (up.destroy(), down.destroy()));
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
-    const relayPort = (relay.address() as AddressInfo).port;
+    const relay = await startRelay(h.server.port);
     const c = new ssh2.Client();
     c.on('error', () => undefined);
     await new Promise<void>((resolve) => {
       c.once('ready', () => resolve());
-      c.connect({ host: '127.0.0.1', port: relayPort, username: 'ludres', privateKey: readFileSync(h!.keys.recipient.privateKey) });
+      c.connect({ host: '127.0.0.1', port: relay.port, username: 'ludres', privateKey: readFileSync(h!.keys.recipient.privateKey) });
     });
-    silent = true;
+    relay.silenceClients();
     const bye = await h.audit.waitFor((e) => e.type === 'ssh.disconnect' && e.actor.id === 'ludres');
     expect(bye.details?.['reason']).toBe('keepalive_timeout');
     c.end();
-    await new Promise((r) => relay.close(r));
+    await relay.close();
   });
 });
