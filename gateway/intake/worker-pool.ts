@@ -4,11 +4,19 @@
  * once and transferred; the upload is paced on the bytes the work has taken (work.ts, Pacer),
  * and past `QUEUE_HIGH_WATER` bytes not yet taken it stops streaming and the worker reads the
  * rest from the staging file at the commit.
+ *
+ * A thread that stops answering is ended (the watchdog below). Which of its uploads held it is
+ * not known, so each is given again, alone, to an isolation thread, once its staging file is
+ * complete: the one that holds a thread again fails, the others get their verdict as if
+ * nothing had happened. Nothing of an attempt survives it: its pending files are removed
+ * before the next one starts, and it started only once the ended thread was gone.
  */
 import type { Worker } from 'node:worker_threads';
+import { removeTree } from '../publish/fsutil.js';
 import { startWorker, startWorkerModule } from '../worker-thread.js';
 import type { ConfigSource } from '../config/model.js';
 import type { Logger } from '../log.js';
+import type { UploadContext } from './contract.js';
 import { HEARTBEAT_MS, type FromWorker, type ToWorker } from './worker-messages.js';
 import { Pacer, QUEUE_HIGH_WATER, toWorkError, type Processor, type UploadWork, type WorkResult } from './work.js';
 
@@ -19,15 +27,28 @@ interface Slot {
   lastBeat: number;
   /** Whether it has said so at all: a thread still loading its modules has not. */
   beating: boolean;
+  /** Ended on purpose (an idle isolation thread): its exit is not a death to make up for. */
+  retired?: boolean;
 }
 
 interface Tracked {
-  readonly slot: Slot;
+  slot: Slot;
   /** The thread doing the work: the slot may have another by the time it ends. */
-  readonly worker: Worker;
+  worker: Worker;
   /** Bytes sent and not yet taken by the work. */
   readonly pacer: Pacer;
   streaming: boolean;
+  /** What the work was started with, to start it again on the isolation thread. */
+  readonly ctx: UploadContext;
+  readonly dir: string;
+  readonly fileName: string;
+  /** The committed staging file, once the SFTP layer has said so. */
+  committed?: { readonly path: string; readonly size: number };
+  aborted: boolean;
+  /** On (or waiting for) the isolation thread: a second stall fails it. */
+  retried: boolean;
+  /** Waiting for the isolation thread: no thread has it. */
+  queued: boolean;
   resolve(r: WorkResult): void;
 }
 
@@ -56,16 +77,109 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const slots: Slot[] = [];
   const post = (slot: Slot, m: ToWorker): void => slot.worker.postMessage(m);
 
+  /** The isolation thread (started when needed), the retries waiting for it, and the one it runs. */
+  let isolation: Slot | undefined;
+  const retries: Tracked[] = [];
+  let retrying: Tracked | undefined;
+
+  /** The upload's work is over, with `result`. */
+  const settle = (id: string, t: Tracked, result: WorkResult): void => {
+    if (tracked.get(id) !== t) return;
+    tracked.delete(id);
+    t.streaming = false;
+    t.queued = false;
+    t.pacer.close();
+    // A slot whose thread was replaced counts only the new thread's uploads.
+    if (t.slot.worker === t.worker && --t.slot.active === 0) t.worker.unref();
+    t.resolve(result);
+    if (retrying === t) {
+      retrying = undefined;
+      pumpRetries();
+    }
+  };
+
   /** Ends every upload `worker` was working on with `result`: that thread failed, their work is lost. */
   const failWorker = (worker: Worker, result: WorkResult): void => {
+    for (const [id, t] of tracked) if (t.worker === worker && !t.queued) settle(id, t, result);
+  };
+
+  /**
+   * `worker` was ended for holding its event loop, and is gone: its uploads wait for the
+   * isolation thread, except one that was already there (that one held it: `result`).
+   */
+  const retryWorker = (worker: Worker, result: WorkResult): void => {
     for (const [id, t] of tracked) {
-      if (t.worker !== worker) continue;
-      tracked.delete(id);
-      t.streaming = false;
+      if (t.worker !== worker || t.queued) continue;
+      if (t.retried) {
+        settle(id, t, result);
+        continue;
+      }
+      if (t.slot.worker === worker && --t.slot.active === 0) worker.unref();
+      t.retried = true;
+      t.queued = true;
+      t.streaming = false; // the work reads the whole file from staging
       t.pacer.close();
-      if (t.slot.worker === worker) t.slot.active--;
-      t.resolve(result);
+      retries.push(t);
+      opts.log.warn({ upload: id }, 'upload given again to a thread of its own');
     }
+    pumpRetries();
+  };
+
+  /** Starts the next retry whose file is committed, one at a time, on the isolation thread. */
+  const pumpRetries = (): void => {
+    if (closing) return;
+    // An upload that ended without its commit (a dropped connection) leaves the queue at once.
+    for (const t of retries.filter((r) => r.aborted)) {
+      retries.splice(retries.indexOf(t), 1);
+      settle(t.ctx.uploadId, t, toWorkError(new Error('aborted')));
+    }
+    if (retrying) return;
+    const i = retries.findIndex((t) => t.committed !== undefined);
+    if (i < 0) {
+      if (retries.length === 0 && isolation) {
+        const idle = isolation;
+        isolation = undefined;
+        idle.retired = true;
+        void idle.worker.terminate();
+      }
+      return;
+    }
+    const t = retries.splice(i, 1)[0] as Tracked;
+    const id = t.ctx.uploadId;
+    retrying = t;
+    // What the ended thread left of this upload goes first: the work creates its files anew.
+    void removeTree(t.dir).then(
+      () => {
+        if (closing || tracked.get(id) !== t) return;
+        if (!isolation) {
+          isolation = { active: 0, lastBeat: 0, beating: false } as Slot;
+          replace(isolation);
+        }
+        cleaned = t;
+        launch();
+      },
+      (e: unknown) => settle(id, t, toWorkError(e)),
+    );
+  };
+
+  /**
+   * Hands the retry to the isolation thread once that thread has answered: a thread is judged on
+   * its heartbeats only from its first one, and a retry that held it before that would be given
+   * the start-up grace instead of the limit.
+   */
+  let cleaned: Tracked | undefined;
+  const launch = (): void => {
+    const t = cleaned;
+    const slot = isolation;
+    if (t === undefined || slot === undefined || !slot.beating) return;
+    cleaned = undefined;
+    t.slot = slot;
+    t.worker = slot.worker;
+    t.queued = false;
+    if (slot.active++ === 0) slot.worker.ref();
+    const { path, size } = t.committed as { path: string; size: number };
+    post(slot, { type: 'open', version, ctx: t.ctx, dir: t.dir, fileName: t.fileName, maxFileBytes: opts.config.current().settings.limits.maxFileBytes });
+    post(slot, { type: 'finish', uploadId: t.ctx.uploadId, path, size });
   };
 
   /**
@@ -82,27 +196,23 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     worker.on('message', (m: FromWorker) => {
       if (slot.worker === worker) {
         slot.lastBeat = performance.now();
+        const first = !slot.beating;
         slot.beating = true;
+        if (first && slot === isolation) launch();
       }
       if (m.type === 'beat') return;
       const t = tracked.get(m.uploadId);
       if (!t || t.worker !== worker) return;
       if (m.type === 'ack') t.pacer.take(m.bytes);
-      else {
-        tracked.delete(m.uploadId);
-        // The work ended (a verdict may come before the last byte): the rest goes to staging only.
-        t.streaming = false;
-        t.pacer.close();
-        if (--slot.active === 0) worker.unref();
-        t.resolve(m.result);
-      }
+      // The work ended (a verdict may come before the last byte): the rest goes to staging only.
+      else settle(m.uploadId, t, m.result);
     });
     worker.on('error', (err) => {
       opts.log.error({ err: err.message }, 'intake worker failed');
       failWorker(worker, toWorkError(err));
     });
     worker.on('exit', (code) => {
-      if (closing || slot.worker !== worker) return;
+      if (closing || slot.retired === true || slot.worker !== worker) return;
       opts.log.error({ code }, 'intake worker exited: a new one takes its place');
       failWorker(worker, toWorkError(new Error(`intake worker exited (code ${code})`)));
       replace(slot);
@@ -118,8 +228,9 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
 
   /**
    * A thread whose event loop is held (a computation that does not end) sends no heartbeat:
-   * past `limits.intakeThreadStallMs` with uploads in hand it is ended, they fail, and a new
-   * thread serves the next ones. Without this, one such upload stops the intake for good.
+   * past `limits.intakeThreadStallMs` with uploads in hand it is ended and a new thread serves
+   * the next ones; its uploads go to the isolation thread one by one (see the top of this file).
+   * Without this, one such upload stops the intake for good.
    */
   let lastTick = performance.now();
   const watch = setInterval(() => {
@@ -127,23 +238,26 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     const stallMs = opts.config.current().settings.limits.intakeThreadStallMs;
     const late = now - lastTick > Math.max(stallMs / 2, 4 * HEARTBEAT_MS);
     lastTick = now;
-    for (const slot of slots) {
+    for (const slot of isolation ? [...slots, isolation] : slots) {
       // This thread itself was held (or the process stopped): the silence says nothing of the worker's.
       if (late) slot.lastBeat = now;
       const silentMs = now - slot.lastBeat;
       if (slot.active === 0 || silentMs <= (slot.beating ? stallMs : Math.max(stallMs, STARTUP_GRACE_MS))) continue;
       const stuck = slot.worker;
-      const uploads = [...tracked].filter(([, t]) => t.worker === stuck).map(([id]) => id);
-      opts.log.error({ silentMs: Math.round(silentMs), uploads }, 'intake worker unresponsive: ended, a new one takes its place');
+      const uploads = [...tracked].filter(([, t]) => t.worker === stuck && !t.queued).map(([id]) => id);
+      opts.log.error({ silentMs: Math.round(silentMs), uploads, isolation: slot === isolation }, 'intake worker unresponsive: ended, a new one takes its place');
       replace(slot);
-      // The uploads fail once the thread is gone, so that nothing it still writes outlives their
-      // cleanup; but not later than TERMINATE_WAIT_MS (a thread held in a system call that does
-      // not return cannot be ended before it does).
+      // The uploads are given again (or fail) once the thread is gone, so that nothing it still
+      // writes outlives their cleanup. A thread held in a system call that does not return
+      // cannot be ended before it does: past TERMINATE_WAIT_MS its uploads fail, as it might
+      // still write into their pending files.
+      const failed = toWorkError(new Error(`intake worker unresponsive for ${Math.round(silentMs)} ms`));
       let waited: NodeJS.Timeout | undefined;
-      const gone = Promise.race([stuck.terminate(), new Promise((r) => (waited = setTimeout(r, TERMINATE_WAIT_MS)))]);
-      void gone.finally(() => {
+      const gone = Promise.race([stuck.terminate().then(() => true), new Promise<false>((r) => (waited = setTimeout(() => r(false), TERMINATE_WAIT_MS)))]);
+      void gone.then((ended) => {
         clearTimeout(waited);
-        failWorker(stuck, toWorkError(new Error(`intake worker unresponsive for ${Math.round(silentMs)} ms`)));
+        if (ended) retryWorker(stuck, failed);
+        else failWorker(stuck, failed);
       });
     }
   }, HEARTBEAT_MS);
@@ -157,7 +271,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const sendConfig = (): void => {
     version++;
     const config = opts.config.current();
-    for (const s of slots) post(s, { type: 'config', version, config });
+    for (const s of isolation ? [...slots, isolation] : slots) post(s, { type: 'config', version, config });
   };
   sendConfig();
   const off = opts.config.onChange(sendConfig);
@@ -169,7 +283,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       if (slot.active++ === 0) slot.worker.ref();
       let resolve!: (r: WorkResult) => void;
       const result = new Promise<WorkResult>((r) => (resolve = r));
-      const t: Tracked = { slot, worker: slot.worker, pacer: new Pacer(), streaming: true, resolve };
+      const t: Tracked = { slot, worker: slot.worker, pacer: new Pacer(), streaming: true, ctx, dir, fileName, aborted: false, retried: false, queued: false, resolve };
       tracked.set(ctx.uploadId, t);
       const maxFileBytes = opts.config.current().settings.limits.maxFileBytes;
       post(slot, { type: 'open', version, ctx, dir, fileName, maxFileBytes });
@@ -186,8 +300,16 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
           t.worker.postMessage({ type: 'chunk', uploadId: ctx.uploadId, data } satisfies ToWorker, [data]);
           return t.pacer.add(chunk.length);
         },
-        finish: (path, size) => t.worker.postMessage({ type: 'finish', uploadId: ctx.uploadId, path, size } satisfies ToWorker),
-        abort: () => t.worker.postMessage({ type: 'abort', uploadId: ctx.uploadId } satisfies ToWorker),
+        finish: (path, size) => {
+          t.committed = { path, size };
+          if (t.queued) pumpRetries();
+          else t.worker.postMessage({ type: 'finish', uploadId: ctx.uploadId, path, size } satisfies ToWorker);
+        },
+        abort: () => {
+          t.aborted = true;
+          if (t.queued) pumpRetries();
+          else t.worker.postMessage({ type: 'abort', uploadId: ctx.uploadId } satisfies ToWorker);
+        },
         result,
       };
     },
@@ -195,7 +317,8 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       off();
       clearInterval(watch);
       closing = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      for (const t of retries.splice(0)) settle(t.ctx.uploadId, t, toWorkError(new Error('intake closing')));
+      await Promise.all((isolation ? [...slots, isolation] : slots).map((s) => s.worker.terminate()));
     },
   };
 }

@@ -48,6 +48,8 @@ export interface StepwiseUpload {
   readonly uploadId: string;
   push(from: number, to?: number): Promise<void>;
   finish(): Promise<Verdict & { uploadId: string }>;
+  /** The connection is lost before the commit. */
+  abort(): void;
 }
 
 export function gpg(home: string, args: string[], input?: Buffer | string): Buffer {
@@ -107,6 +109,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
         await up.push(bytes.subarray(from, to));
       },
       finish: async () => ({ ...(await up.finish(staging, bytes.length, createHash('sha256').update(bytes).digest('hex'))), uploadId }),
+      abort: () => up.abort(),
     };
   };
 

@@ -4,12 +4,13 @@
  * thread takes the next ones. Before, every later upload given to that slot waited forever for an
  * answer (with one intake thread, the default on two cores, every upload).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
-import { fixture, startPipeline } from './pipeline-harness.js';
+import { describe, expect, it, vi } from 'vitest';
+import { fixture, startPipeline, type PipelineHarness } from './pipeline-harness.js';
+import { publishedStateProblems } from './invariants.js';
 
 describe('an intake thread that dies', () => {
   it('fails the upload it was working on; the thread that replaces it accepts the next ones', async () => {
@@ -40,7 +41,8 @@ describe('an intake thread that stops answering', () => {
   // Generous: a loaded test machine must not starve a healthy thread this long.
   const STALL_MS = 3000;
 
-  it('is ended after limits.intakeThreadStallMs: its upload fails, the next ones are accepted by a new thread', async () => {
+  /** One intake thread that holds its loop on uploads named "bloque…" (blocking-worker.ts); its threads and log lines. */
+  async function startBlocking(): Promise<{ h: PipelineHarness; threads: Worker[]; lines: string[] }> {
     const threads: Worker[] = [];
     const lines: string[] = [];
     const logTo = new Writable({
@@ -56,6 +58,11 @@ describe('an intake thread that stops answering', () => {
       limits: { intakeThreadStallMs: STALL_MS },
       logTo,
     });
+    return { h, threads, lines };
+  }
+
+  it('is ended after limits.intakeThreadStallMs: its upload, held again alone, fails; the next ones are accepted by a new thread', async () => {
+    const { h, threads, lines } = await startBlocking();
     try {
       // The thread answers (it is judged on its heartbeats from then on, not while it starts).
       const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
@@ -74,18 +81,84 @@ describe('an intake thread that stops answering', () => {
       const held = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'bloque.csv.pgp');
       expect(held.status).toBe('failed');
       expect(held.code).toBe('GATEWAY_FAILURE');
-      expect(performance.now() - started).toBeGreaterThanOrEqual(STALL_MS);
-      expect(threads).toHaveLength(2);
+      // Held on the pool's thread, then again alone on the isolation thread (two more threads).
+      expect(performance.now() - started).toBeGreaterThanOrEqual(2 * STALL_MS);
+      expect(threads).toHaveLength(4);
       expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
       expect(existsSync(join(h.layout.pending, held.uploadId))).toBe(false);
-      const logged = lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[] }).find((l) => l.msg.startsWith('intake worker unresponsive'));
-      expect(logged?.uploads).toEqual([held.uploadId]);
+      const logged = lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[] }).filter((l) => l.msg.startsWith('intake worker unresponsive'));
+      expect(logged.map((l) => l.uploads)).toEqual([[held.uploadId], [held.uploadId]]);
 
       for (let k = 0; k < 2; k++) {
         const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
         expect(next.status, next.message).toBe('accepted');
       }
-      expect(threads).toHaveLength(2);
+      expect(threads).toHaveLength(4);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('gives the uploads that shared the held thread again, one by one: only the one that holds a thread again fails', async () => {
+    const { h, threads, lines } = await startBlocking();
+    const logged = (prefix: string): { uploads?: string[]; isolation?: boolean; upload?: string }[] =>
+      lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[]; isolation?: boolean; upload?: string }).filter((l) => l.msg.startsWith(prefix));
+    try {
+      const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      expect(first.status, lines.join('\n')).toBe('accepted');
+
+      // Four uploads on the one thread when it is held: one whose client is still sending (most
+      // of its bytes already worked on: its sealed files are started in pending/), one whose
+      // connection will drop, one complete and committed, waiting for its verdict, and the one
+      // that holds the thread.
+      const sending = h.seal('police-nationale', fixture('faits-4001.csv'));
+      const slow = h.begin('police-nationale', 'faits-4001', sending, 'lent.csv.pgp');
+      await slow.push(0, sending.length - 16);
+      const dropped = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'coupe.csv.pgp');
+      await dropped.push(0, 256);
+      const ready = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'pret.csv.pgp');
+      await ready.push(0);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(readdirSync(join(h.layout.pending, slow.uploadId)).length).toBeGreaterThan(0);
+      const started = performance.now();
+      const holding = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'bloque.csv.pgp');
+      await holding.push(0);
+      const readyVerdict = ready.finish();
+      const held = await holding.finish();
+
+      // Held twice: on the pool's thread, then alone on the isolation thread.
+      expect(held.status).toBe('failed');
+      expect(held.code).toBe('GATEWAY_FAILURE');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(2 * STALL_MS);
+      const stalls = logged('intake worker unresponsive');
+      expect(stalls).toHaveLength(2);
+      expect(new Set(stalls[0]?.uploads)).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
+      expect(stalls[0]?.isolation).toBe(false);
+      expect(stalls[1]?.uploads).toEqual([held.uploadId]);
+      expect(stalls[1]?.isolation).toBe(true);
+      // The pool's thread and its replacement, the isolation thread and its replacement.
+      expect(threads).toHaveLength(4);
+      expect(new Set(logged('upload given again').map((l) => l.upload))).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
+
+      // A connection lost while its upload waits for the isolation thread ends it there and then.
+      expect(h.state.getUpload(dropped.uploadId)?.state).toBe('receiving');
+      dropped.abort();
+      await vi.waitFor(() => expect(h.state.getUpload(dropped.uploadId)?.state).toBe('failed'));
+      expect(existsSync(join(h.layout.pending, dropped.uploadId))).toBe(false);
+
+      // The others are decided as if nothing had happened, each delivered once.
+      const readyDone = await readyVerdict;
+      expect(readyDone.status, lines.join('\n')).toBe('accepted');
+      await slow.push(sending.length - 16);
+      const slowDone = await slow.finish();
+      expect(slowDone.status, lines.join('\n')).toBe('accepted');
+      const ludres = readdirSync(join(h.layout.outbox, 'ludres', 'faits-4001'));
+      for (const id of [slowDone.uploadId, readyDone.uploadId]) expect(ludres.filter((f) => f.includes(id) && f.endsWith('.ndjson.pgp'))).toHaveLength(1);
+      expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
+      expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
+
+      const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      expect(next.status, next.message).toBe('accepted');
     } finally {
       await h.close();
     }
