@@ -22,12 +22,19 @@ import type { IntakeGatewayReady } from './intake-gateway.js';
 const INSEE = ['54025', '54165', '54184', '54197', '54257', '54265', '54274', '54300', '54304', '54328',
   '54339', '54357', '54395', '54439', '54482', '54495', '54498', '54526', '54547', '54578'];
 
-/** Writes a valid faits-4001 CSV of at least `bytes` bytes; ids carry `tag` so files differ. */
-export async function writeExport(path: string, bytes: number, tag: string): Promise<number> {
+/**
+ * Writes a valid faits-4001 CSV of at least `bytes` bytes; ids carry `tag` so files differ.
+ * `lineBytes`: the addresses are made longer (within the schema's 200 characters) so that lines
+ * are about that long: a large export keeps under the records limit.
+ */
+export async function writeExport(path: string, bytes: number, tag: string, lineBytes = 0): Promise<number> {
   const out = createWriteStream(path);
   const day = new Date(Date.now() - 5 * 86_400_000).toISOString().slice(0, 10);
   let written = 0;
   let n = 0;
+  // The usual line is ~90 bytes; the rest of the wanted length goes into the address.
+  const extra = Math.max(0, Math.min(160, lineBytes - 90));
+  const suffix = extra > 0 ? `, ${'résidence des Tilleuls, bâtiment B, escalier 3, '.repeat(4)}`.slice(0, extra) : '';
   const header = 'id_fait;date_faits;heure_faits;index_4001;code_insee;adresse;x;y;tentative\n';
   out.write(header);
   written += header.length;
@@ -36,7 +43,7 @@ export async function writeExport(path: string, bytes: number, tag: string): Pro
     for (let k = 0; k < 1000; k++, n++) {
       // A street-level address, as real exports carry: ~90 bytes a line keeps 256 MiB under
       // the 5 M records limit.
-      chunk += `${tag}-${n};${day};21:30;${(n % 90) + 1};${INSEE[n % INSEE.length]};${(n % 180) + 1} avenue du Général Leclerc;;;${n % 2}\n`;
+      chunk += `${tag}-${n};${day};21:30;${(n % 90) + 1};${INSEE[n % INSEE.length]};${(n % 180) + 1} avenue du Général Leclerc${suffix};;;${n % 2}\n`;
     }
     written += chunk.length;
     if (!out.write(chunk)) await once(out, 'drain');
@@ -81,8 +88,11 @@ async function newestReceiptReason(dir: string): Promise<string> {
 }
 
 export interface IntakeBench {
-  /** Makes export number `k` (plaintext, then signed+encrypted); returns its path and record count. */
-  prepare(k: number): Promise<{ file: string; records: number }>;
+  /**
+   * Makes export number `k` (plaintext, then signed+encrypted); returns its path and record
+   * count. `size` and `lineBytes` (see writeExport) for another size than the bench's.
+   */
+  prepare(k: number, size?: number, lineBytes?: number): Promise<{ file: string; records: number }>;
   /** Reference: gpg --decrypt (and verify) to /dev/null with the gateway's key. */
   gpgDecrypt(file: string): Promise<number>;
   /** The gateway: sftp put until the verdict (the client exits 0 only when accepted). */
@@ -168,9 +178,9 @@ export async function startIntakeBench(work: string, bytes: number, workers: num
   const gwFpr = (await readGatewayPgp(join(keys, 'gateway', 'pgp.pub.asc'))).fingerprint;
 
   return {
-    async prepare(k) {
+    async prepare(k, size = bytes, lineBytes = 0) {
       const plain = join(work, `export-${k}.csv`);
-      const records = await writeExport(plain, bytes, `B${k}`);
+      const records = await writeExport(plain, size, `B${k}`, lineBytes);
       const file = `${plain}.gpg`;
       await gpg(partnerHome, ['-z', '0', '--recipient', gwFpr, '--sign', '--encrypt', '--output', file, plain]);
       await rm(plain, { force: true });

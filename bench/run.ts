@@ -7,7 +7,8 @@
  * Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 5), BENCH_SESSIONS (default 20),
  * BENCH_PARALLEL (default 32 clients), BENCH_PARALLEL_MIB (default 16 each), BENCH_INTAKE_MIB
  * (default 256; 0 skips the intake figure), BENCH_INTAKE_WORKERS (default: the gateway's own), BENCH_INTAKE_BUDGET_S
- * (default 240: no new intake run once the gateway runs took that long), BENCH_EXTRAS=0 skips
+ * (default 240: no new intake run once the gateway runs took that long), BENCH_MEMORY_MIB (default
+ * 1024; 0 skips: one export of that size through the intake, for the memory figure), BENCH_EXTRAS=0 skips
  * bench/audit.ts and bench/pgp.ts (which read their own BENCH_AUDIT_* / BENCH_PGP_* settings).
  */
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
@@ -33,6 +34,11 @@ export interface BenchOptions {
   readonly intakeWorkers: number | undefined;
   /** Gateway time after which no further intake run starts. */
   readonly intakeBudgetS: number;
+  /**
+   * Size of the one export sent through the intake for the memory figure (performance.md: peak
+   * RSS while accepting a 1 GiB upload); 0 or absent: not run. Runs with the intake figure.
+   */
+  readonly memoryMiB?: number;
   /** Run bench/audit.ts and bench/pgp.ts when present (default true; the smoke tests skip them). */
   readonly extras?: boolean;
   /** Skip the gateway even if it is runnable (smoke tests of the reference side). */
@@ -75,6 +81,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
     intakeMiB: env.BENCH_INTAKE_MIB === '0' ? 0 : int(env.BENCH_INTAKE_MIB, 256),
     intakeWorkers: env.BENCH_INTAKE_WORKERS === undefined || env.BENCH_INTAKE_WORKERS === '' ? undefined : env.BENCH_INTAKE_WORKERS === '0' ? 0 : int(env.BENCH_INTAKE_WORKERS, 1),
     intakeBudgetS: int(env.BENCH_INTAKE_BUDGET_S, 240),
+    memoryMiB: env.BENCH_MEMORY_MIB === '0' ? 0 : int(env.BENCH_MEMORY_MIB, 1024),
     extras: env.BENCH_EXTRAS !== '0',
   };
 }
@@ -295,6 +302,20 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
       extra['gpg sign+encrypt of those bytes, s'] = round(sealMs / 1000, 2);
       extra['gpg decrypt + sign+encrypt: export MB/s'] = round(mbPerSec(bytes, floorMs));
       extra['gpg decrypt + sign+encrypt: ratio to gpg --decrypt'] = round(median(a) / floorMs, 3);
+    }
+    const memoryMiB = opts.memoryMiB ?? 0;
+    if (memoryMiB > 0) {
+      // Lines of ~230 bytes: a 1 GiB export stays under the 5 M records limit, so the whole
+      // file is worked on, as a valid one must be.
+      const { file, records } = await ib.prepare(opts.runs + 1, memoryMiB * 1024 * 1024, 250);
+      log(`intake: one ${memoryMiB} MiB export (${records} records), for the gateway's peak RSS`);
+      await ib.gatewayUsage();
+      const ms = await ib.upload(file, opts.runs + 1);
+      const usage = await ib.gatewayUsage();
+      await rm(file, { force: true });
+      extra[`gateway process peak RSS MiB accepting one ${memoryMiB} MiB export (target ≤ 256)`] = round(usage.peakRssMiB, 1);
+      extra[`records of the ${memoryMiB} MiB export`] = records;
+      extra[`upload to verdict MB/s, ${memoryMiB} MiB export`] = round(mbPerSec(memoryMiB * 1024 * 1024, ms));
     }
   } finally {
     await ib.close();

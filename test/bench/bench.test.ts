@@ -40,6 +40,8 @@ describe('bench/stats', () => {
   it('reads its settings from the environment and refuses nonsense', () => {
     expect(optionsFromEnv({})).toMatchObject({ sizeMiB: 512, runs: 5, sessions: 20, parallel: 32, parallelMiB: 16, intakeMiB: 256, intakeWorkers: undefined });
     expect(optionsFromEnv({ BENCH_INTAKE_MIB: '0' }).intakeMiB).toBe(0);
+    expect(optionsFromEnv({}).memoryMiB).toBe(1024);
+    expect(optionsFromEnv({ BENCH_MEMORY_MIB: '0' }).memoryMiB).toBe(0);
     expect(optionsFromEnv({ BENCH_SIZE_MIB: '2' }).sizeMiB).toBe(2);
     expect(() => optionsFromEnv({ BENCH_RUNS: '0' })).toThrow();
     expect(() => optionsFromEnv({ BENCH_SIZE_MIB: 'x' })).toThrow();
@@ -131,9 +133,14 @@ describe('bench gateway side (tiny sizes)', () => {
   }, 60_000);
 
   it('runBench fills the gateway column and the ratio', async () => {
-    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, intakeBudgetS: 60, extras: false });
+    const r = await runBench({ sizeMiB: 1, runs: 1, sessions: 1, parallel: 3, parallelMiB: 1, intakeMiB: 1, intakeWorkers: 0, intakeBudgetS: 60, memoryMiB: 2, extras: false });
     expect(r.gateway).toEqual({ ran: true });
     expect(r.notes.filter((n) => n.startsWith('intake'))).toEqual([]);
+    // The memory figure's export: accepted (else the run throws and a note says so), its long
+    // lines keeping 2 MiB within 10,000 records (made by thousands) where the usual ones make over 20,000.
+    expect(r.extra.intake?.['gateway process peak RSS MiB accepting one 2 MiB export (target ≤ 256)']).toBeGreaterThan(40);
+    expect(r.extra.intake?.['records of the 2 MiB export']).toBeGreaterThan(8000);
+    expect(r.extra.intake?.['records of the 2 MiB export']).toBeLessThanOrEqual(10_000);
     expect(r.extra.intake?.['deliveries MB written per upload']).toBeGreaterThan(0);
     expect(r.extra.intake?.['gpg decrypt + sign+encrypt: ratio to gpg --decrypt']).toBeGreaterThan(0);
     for (const name of ['upload', 'download', 'sessions', 'parallel', 'intake'] as const) {
