@@ -5,11 +5,12 @@
  * and past `QUEUE_HIGH_WATER` bytes not yet taken it stops streaming and the worker reads the
  * rest from the staging file at the commit.
  *
- * A thread that stops answering is ended (the watchdog below). Which of its uploads held it is
- * not known, so each is given again, alone, to an isolation thread, once its staging file is
- * complete: the one that holds a thread again fails, the others get their verdict as if
- * nothing had happened. Nothing of an attempt survives it: its pending files are removed
- * before the next one starts, and it started only once the ended thread was gone.
+ * A thread that dies (an error nothing caught, its memory limit) or stops answering (ended by
+ * the watchdog below) is replaced. Which of its uploads caused it is not known, so each is given
+ * again, alone, to an isolation thread, once its staging file is complete: the one that ends or
+ * holds a thread again fails, the others get their verdict as if nothing had happened. Nothing
+ * of an attempt survives it: its pending files are removed before the next one starts, and it
+ * starts only once the thread of the first is gone.
  */
 import type { Worker } from 'node:worker_threads';
 import { removeTree } from '../publish/fsutil.js';
@@ -104,8 +105,8 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   };
 
   /**
-   * `worker` was ended for holding its event loop, and is gone: its uploads wait for the
-   * isolation thread, except one that was already there (that one held it: `result`).
+   * `worker` died or was ended for holding its event loop, and is gone: its uploads wait for the
+   * isolation thread, except one that was already there (that one did it: `result`).
    */
   const retryWorker = (worker: Worker, result: WorkResult): void => {
     for (const [id, t] of tracked) {
@@ -207,15 +208,25 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       // The work ended (a verdict may come before the last byte): the rest goes to staging only.
       else settle(m.uploadId, t, m.result);
     });
+    // 'error' comes before 'exit': the uploads are dealt with at the exit, once the thread is gone.
+    let error: Error | undefined;
     worker.on('error', (err) => {
       opts.log.error({ err: err.message }, 'intake worker failed');
-      failWorker(worker, toWorkError(err));
+      error ??= err;
     });
     worker.on('exit', (code) => {
       if (closing || slot.retired === true || slot.worker !== worker) return;
-      opts.log.error({ code }, 'intake worker exited: a new one takes its place');
-      failWorker(worker, toWorkError(new Error(`intake worker exited (code ${code})`)));
-      replace(slot);
+      const uploads = [...tracked].filter(([, t]) => t.worker === worker && !t.queued).map(([id]) => id);
+      opts.log.error({ code, uploads, isolation: slot === isolation }, 'intake worker exited: a new one takes its place');
+      // As for a thread that stops answering, which upload made it die is not known: each is
+      // given again alone, and one that ends the isolation thread too fails.
+      if (slot === isolation) {
+        isolation = undefined;
+        slot.retired = true;
+      } else {
+        replace(slot);
+      }
+      retryWorker(worker, toWorkError(error ?? new Error(`intake worker exited (code ${code})`)));
     });
     worker.unref();
     opts.onWorker?.(worker);

@@ -1,8 +1,10 @@
 /**
- * An intake thread that dies (an error nothing caught, its memory limit) must not take the
- * gateway's intake with it: the upload it was working on fails with GATEWAY_FAILURE, and a new
- * thread takes the next ones. Before, every later upload given to that slot waited forever for an
- * answer (with one intake thread, the default on two cores, every upload).
+ * An intake thread that dies (an error nothing caught, its memory limit) or stops answering must
+ * not take the gateway's intake with it, nor the uploads that merely shared it: a new thread
+ * takes the next uploads, and each upload it had is given again alone on an isolation thread,
+ * where only the one that ends or holds that thread too fails (GATEWAY_FAILURE). Before, every
+ * later upload given to that slot waited forever for an answer; later, every upload the thread
+ * had failed with it.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -13,7 +15,7 @@ import { fixture, startPipeline, type PipelineHarness } from './pipeline-harness
 import { publishedStateProblems } from './invariants.js';
 
 describe('an intake thread that dies', () => {
-  it('fails the upload it was working on; the thread that replaces it accepts the next ones', async () => {
+  it('gives its upload again on a thread of its own, where it is accepted; the thread that replaces it takes the next ones', async () => {
     const threads: Worker[] = [];
     const h = await startPipeline({ workers: 1, onWorker: (w) => threads.push(w) });
     try {
@@ -22,15 +24,39 @@ describe('an intake thread that dies', () => {
       await up.push(0, 1024);
       await threads[0]?.terminate();
       await up.push(1024);
-      const failed = await up.finish();
-      expect(failed.status).toBe('failed');
-      expect(failed.code).toBe('GATEWAY_FAILURE');
-
-      expect(threads).toHaveLength(2);
+      const retried = await up.finish();
+      expect(retried.status, retried.message).toBe('accepted');
+      // The pool's thread, its replacement, the isolation thread.
+      expect(threads).toHaveLength(3);
       for (let k = 0; k < 2; k++) {
         const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
         expect(next.status, next.message).toBe('accepted');
       }
+      expect(threads).toHaveLength(3);
+      expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('fails only the upload that ends the isolation thread too', async () => {
+    const threads: Worker[] = [];
+    const h = await startPipeline({ workers: 1, onWorker: (w) => threads.push(w), workerModule: new URL('./blocking-worker.ts', import.meta.url) });
+    try {
+      const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+      expect(first.status, first.message).toBe('accepted');
+      const innocent = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'innocent.csv.pgp');
+      await innocent.push(0, 512);
+      const killer = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'plante.csv.pgp');
+      expect(killer.status).toBe('failed');
+      expect(killer.code).toBe('GATEWAY_FAILURE');
+      await innocent.push(512);
+      const spared = await innocent.finish();
+      expect(spared.status, spared.message).toBe('accepted');
+      // The pool's thread and its replacement, the isolation thread and the one after it.
+      expect(threads).toHaveLength(4);
+      expect(h.state.getUpload(killer.uploadId)?.state).toBe('failed');
+      expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
     } finally {
       await h.close();
     }
