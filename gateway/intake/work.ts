@@ -8,6 +8,7 @@ import { describeError, gatewayFailure, isGatewayError } from '../errors.js';
 import type { UploadContext } from './contract.js';
 import { processUpload, type ProcessEnv, type Processed } from './process.js';
 import { UploadBytes } from './upload-bytes.js';
+import { SealThreadExited } from '../pgp/native-seal/pool.js';
 
 export type WorkResult = (
   | { readonly ok: true; readonly processed: Processed }
@@ -16,6 +17,8 @@ export type WorkResult = (
 ) & {
   /** Bytes the work read back from the staging file because the pushes did not bring them (logged). */
   readonly readBackBytes?: number;
+  /** The failure was a thread's of this process dying, not the file's: the work may be given again. */
+  readonly threadDied?: boolean;
 };
 
 export interface UploadWork {
@@ -106,8 +109,13 @@ export async function runWork(env: ProcessEnv, ctx: UploadContext, bytes: Upload
     const processed = await processUpload(env, ctx, bytes, dir, fileName);
     return { ok: true, processed, readBackBytes: bytes.readBack };
   } catch (e) {
-    return { ...toWorkError(e), readBackBytes: bytes.readBack };
+    return { ...toWorkError(e), readBackBytes: bytes.readBack, ...(causedBySealThreadExit(e) ? { threadDied: true } : {}) };
   }
+}
+
+function causedBySealThreadExit(e: unknown): boolean {
+  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) if (c instanceof SealThreadExited) return true;
+  return false;
 }
 
 export function inThreadProcessor(env: () => ProcessEnv, maxFileBytes: () => number): Processor {

@@ -6,7 +6,7 @@
  * rest from the staging file at the commit.
  *
  * A thread that dies (an error nothing caught, its memory limit) or stops answering (ended by
- * the watchdog below) is replaced. Which of its uploads caused it is not known, so each is given
+ * the watchdog below) is replaced; so is a sealing thread of an intake thread that dies. Which of its uploads caused it is not known, so each is given
  * again, alone, to an isolation thread, once its staging file is complete: the one that ends or
  * holds a thread again fails, the others get their verdict as if nothing had happened. Nothing
  * of an attempt survives it: its pending files are removed before the next one starts, and it
@@ -111,19 +111,21 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const retryWorker = (worker: Worker, result: WorkResult): void => {
     for (const [id, t] of tracked) {
       if (t.worker !== worker || t.queued) continue;
-      if (t.retried) {
-        settle(id, t, result);
-        continue;
-      }
-      if (t.slot.worker === worker && --t.slot.active === 0) worker.unref();
-      t.retried = true;
-      t.queued = true;
-      t.streaming = false; // the work reads the whole file from staging
-      t.pacer.close();
-      retries.push(t);
-      opts.log.warn({ upload: id }, 'upload given again to a thread of its own');
+      if (t.retried) settle(id, t, result);
+      else requeue(id, t);
     }
     pumpRetries();
+  };
+
+  /** `t` waits for the isolation thread (its work is over where it was: nothing writes for it). */
+  const requeue = (id: string, t: Tracked): void => {
+    if (t.slot.worker === t.worker && --t.slot.active === 0) t.worker.unref();
+    t.retried = true;
+    t.queued = true;
+    t.streaming = false; // the work reads the whole file from staging
+    t.pacer.close();
+    retries.push(t);
+    opts.log.warn({ upload: id }, 'upload given again to a thread of its own');
   };
 
   /** Starts the next retry whose file is committed, one at a time, on the isolation thread. */
@@ -205,6 +207,12 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       const t = tracked.get(m.uploadId);
       if (!t || t.worker !== worker) return;
       if (m.type === 'ack') t.pacer.take(m.bytes);
+      else if (m.result.threadDied === true && !t.retried && !closing) {
+        // A sealing thread died under it: as for an intake thread that dies, the upload is
+        // given again alone (the sealing thread is replaced for the next uploads).
+        requeue(m.uploadId, t);
+        pumpRetries();
+      }
       // The work ended (a verdict may come before the last byte): the rest goes to staging only.
       else settle(m.uploadId, t, m.result);
     });

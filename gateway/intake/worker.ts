@@ -3,7 +3,7 @@
  * the SSH transports. Messages in: `config` (a snapshot, versioned), `open`, `chunk`, `finish`,
  * `abort`; out: `ack` (bytes taken by the work, for the sender's pacing) and `result`.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, type Worker } from 'node:worker_threads';
 import type { GatewayConfig } from '../config/model.js';
 import { loadCommuneOutlines, type CommuneIndex } from './geo.js';
 import { loadKeyRing, type KeyRing } from './keyring.js';
@@ -18,9 +18,11 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts runs only as a worker thread');
 
 const schemas = new SchemaStore();
+/** Sees each sealing thread this thread starts (the tests' fault injection ends one). */
+export const sealThreads: { onStart?: (worker: Worker) => void } = {};
 // One sealing thread beside this one: with the SSH thread mostly idle once an upload is in, the
 // record work here and the sealing there keep two cores busy.
-const seals = createSealPool(1);
+const seals = createSealPool(1, { onWorker: (w) => sealThreads.onStart?.(w) });
 let communes: Promise<CommuneIndex> | undefined;
 const envs = new Map<number, Promise<{ config: GatewayConfig; keys: KeyRing }>>();
 const uploads = new Map<string, UploadBytes>();

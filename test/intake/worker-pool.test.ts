@@ -14,6 +14,18 @@ import { describe, expect, it, vi } from 'vitest';
 import { fixture, startPipeline, type PipelineHarness } from './pipeline-harness.js';
 import { publishedStateProblems } from './invariants.js';
 
+/** The pipeline's log lines, as they are written. */
+function captureLog(): { lines: string[]; logTo: Writable } {
+  const lines: string[] = [];
+  const logTo = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, logTo };
+}
+
 describe('an intake thread that dies', () => {
   it('gives its upload again on a thread of its own, where it is accepted; the thread that replaces it takes the next ones', async () => {
     const threads: Worker[] = [];
@@ -63,6 +75,32 @@ describe('an intake thread that dies', () => {
   });
 });
 
+describe('a sealing thread that dies', () => {
+  it('gives the uploads whose deliveries it was sealing again, on a thread of their own, where they are accepted', async () => {
+    const { lines, logTo } = captureLog();
+    const h = await startPipeline({ workers: 1, workerModule: new URL('./blocking-worker.ts', import.meta.url), logTo });
+    try {
+      const bytes = h.seal('police-nationale', fixture('faits-4001.csv'));
+      const sealed = h.begin('police-nationale', 'faits-4001', bytes, 'victime.csv.pgp');
+      await sealed.push(0, bytes.length - 16);
+      await vi.waitFor(() => expect(readdirSync(join(h.layout.pending, sealed.uploadId)).length).toBeGreaterThan(0), { timeout: 20_000 });
+      // Ends the sealing thread that has this upload's deliveries, then goes through on a new one.
+      const trigger = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'scelle.csv.pgp');
+      expect(trigger.status, trigger.message).toBe('accepted');
+      await sealed.push(bytes.length - 16);
+      const done = await sealed.finish();
+      expect(done.status, `${done.message}\n${lines.join('\n')}`).toBe('accepted');
+      const again = lines.map((l) => JSON.parse(l) as { msg: string; upload?: string }).filter((l) => l.msg.startsWith('upload given again'));
+      // The trigger's own deliveries may have started on the thread being ended: given again too.
+      expect(again.map((l) => l.upload)).toContain(sealed.uploadId);
+      expect(again.map((l) => l.upload).every((id) => id === sealed.uploadId || id === trigger.uploadId)).toBe(true);
+      expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('an intake thread that stops answering', () => {
   // Generous: a loaded test machine must not starve a healthy thread this long.
   const STALL_MS = 3000;
@@ -70,13 +108,7 @@ describe('an intake thread that stops answering', () => {
   /** One intake thread that holds its loop on uploads named "bloque…" (blocking-worker.ts); its threads and log lines. */
   async function startBlocking(): Promise<{ h: PipelineHarness; threads: Worker[]; lines: string[] }> {
     const threads: Worker[] = [];
-    const lines: string[] = [];
-    const logTo = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
+    const { lines, logTo } = captureLog();
     const h = await startPipeline({
       workers: 1,
       onWorker: (w) => threads.push(w),

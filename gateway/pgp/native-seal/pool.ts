@@ -54,6 +54,18 @@ function removeJob(slot: Slot, id: number): boolean {
   return had;
 }
 
+/**
+ * A sealing thread that died: the jobs it had fail with this (as the cause of their
+ * GatewayError). It says nothing of their input: the intake gives such an upload again
+ * (intake/worker-pool.ts).
+ */
+export class SealThreadExited extends Error {
+  constructor(code: number) {
+    super(`sealing thread exited (code ${code})`);
+    this.name = 'SealThreadExited';
+  }
+}
+
 /** A sealing thread's error as an Error again, with its code (a full disk must stay one). */
 function threadError(m: { message: string; code?: string }): Error {
   return Object.assign(new Error(m.message), m.code === undefined ? {} : { code: m.code });
@@ -81,7 +93,7 @@ export function createSealPool(size: number, opts: { onWorker?: (worker: Worker)
       // fail, and the next job starts a new thread instead of waiting on this one forever.
       slot.worker.on('exit', (code) => {
         if (closing) return;
-        slot.dead = new Error(`sealing thread exited (code ${code})`);
+        slot.dead = new SealThreadExited(code);
         slots.splice(slots.indexOf(slot), 1);
         for (const j of [...slot.jobs.values()]) j.fail(slot.dead);
         slot.jobs.clear();
