@@ -6,11 +6,13 @@
  * rest from the staging file at the commit.
  *
  * A thread that dies (an error nothing caught, its memory limit) or stops answering (ended by
- * the watchdog below) is replaced; so is a sealing thread of an intake thread that dies. Which of its uploads caused it is not known, so each is given
- * again, alone, to an isolation thread, once its staging file is complete: the one that ends or
- * holds a thread again fails, the others get their verdict as if nothing had happened. Nothing
- * of an attempt survives it: its pending files are removed before the next one starts, and it
- * starts only once the thread of the first is gone.
+ * the watchdog below) is replaced, as is a sealing thread that dies under an intake thread.
+ * Which upload caused it is not known, so each upload that thread had is given again, alone, to
+ * an isolation thread, once its staging file is complete: the one that ends or holds a thread
+ * again fails, the others get their verdict as if nothing had happened. Nothing of an attempt
+ * survives it: its pending files are removed before the next one starts, and it starts only
+ * once the thread of the first is gone (or, for a sealing thread, once the intake thread has
+ * settled every sealing job of the upload).
  */
 import type { Worker } from 'node:worker_threads';
 import { removeTree } from '../publish/fsutil.js';
@@ -46,7 +48,7 @@ interface Tracked {
   /** The committed staging file, once the SFTP layer has said so. */
   committed?: { readonly path: string; readonly size: number };
   aborted: boolean;
-  /** On (or waiting for) the isolation thread: a second stall fails it. */
+  /** On (or waiting for) the isolation thread: losing that thread too fails it. */
   retried: boolean;
   /** Waiting for the isolation thread: no thread has it. */
   queued: boolean;
@@ -154,10 +156,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     void removeTree(t.dir).then(
       () => {
         if (closing || tracked.get(id) !== t) return;
-        if (!isolation) {
-          isolation = { active: 0, lastBeat: 0, beating: false } as Slot;
-          replace(isolation);
-        }
+        startIsolation();
         cleaned = t;
         launch();
       },
@@ -171,6 +170,11 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
    * the start-up grace instead of the limit.
    */
   let cleaned: Tracked | undefined;
+  const startIsolation = (): void => {
+    if (isolation) return;
+    isolation = { active: 0, lastBeat: 0, beating: false } as Slot;
+    replace(isolation);
+  };
   const launch = (): void => {
     const t = cleaned;
     const slot = isolation;
@@ -231,6 +235,8 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       if (slot === isolation) {
         isolation = undefined;
         slot.retired = true;
+        // A retry about to be handed over (the thread died before its first heartbeat) needs one.
+        if (cleaned) startIsolation();
       } else {
         replace(slot);
       }

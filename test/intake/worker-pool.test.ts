@@ -26,18 +26,23 @@ function captureLog(): { lines: string[]; logTo: Writable } {
   return { lines, logTo };
 }
 
+/** An upload during which `thread` is ended: it is accepted all the same (given again). */
+async function uploadAcrossDeath(h: PipelineHarness, thread: Worker | undefined): Promise<void> {
+  const up = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
+  await up.push(0, 1024);
+  await thread?.terminate();
+  await up.push(1024);
+  const retried = await up.finish();
+  expect(retried.status, retried.message).toBe('accepted');
+}
+
 describe('an intake thread that dies', () => {
   it('gives its upload again on a thread of its own, where it is accepted; the thread that replaces it takes the next ones', async () => {
     const threads: Worker[] = [];
     const h = await startPipeline({ workers: 1, onWorker: (w) => threads.push(w) });
     try {
       expect(threads).toHaveLength(1);
-      const up = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
-      await up.push(0, 1024);
-      await threads[0]?.terminate();
-      await up.push(1024);
-      const retried = await up.finish();
-      expect(retried.status, retried.message).toBe('accepted');
+      await uploadAcrossDeath(h, threads[0]);
       // The pool's thread, its replacement, the isolation thread.
       expect(threads).toHaveLength(3);
       for (let k = 0; k < 2; k++) {
@@ -46,6 +51,18 @@ describe('an intake thread that dies', () => {
       }
       expect(threads).toHaveLength(3);
       expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('starts another isolation thread when the first dies before it answers, for the retry waiting for it', async () => {
+    const threads: Worker[] = [];
+    // The third thread started is the isolation thread: ended at once, before its first heartbeat.
+    const h = await startPipeline({ workers: 1, onWorker: (w) => (threads.push(w) === 3 ? void w.terminate() : undefined) });
+    try {
+      await uploadAcrossDeath(h, threads[0]);
+      expect(threads).toHaveLength(4);
     } finally {
       await h.close();
     }
