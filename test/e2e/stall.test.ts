@@ -7,42 +7,26 @@
  * nothing is published, and the intake thread goes on to take the next upload.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { newReceipt, outboxCount, receiptNames } from './outcomes.js';
-import { lftp, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
+import { partnerSide, type PartnerSide } from './partner.js';
+import { lftp, sftpBatch } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const KEYS = join(ROOT, 'keys-example');
 const CSV = readFileSync(join(ROOT, 'test', 'fixtures', 'datasets', 'valid', 'faits-4001.csv'));
 const STALLS = readFileSync(join(ROOT, 'test', 'fixtures', 'pgp-stall', 'stalls-openpgp-demo-gateway.pgp'));
 const PARTNER = 'police-nationale';
 
 let tg: TestGateway;
-let gw: PsftpTarget;
-let work: string;
-let gnupg: string;
-
-function gpg(args: string[], input?: Buffer): Buffer {
-  return execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input });
-}
-
-
-
+let p: PartnerSide;
 
 beforeAll(async () => {
   tg = await startTestGateway({ intakeWorkers: 1, limits: { decryptStallMs: 500 } });
-  work = join(tg.dir, 'work');
-  gnupg = join(tg.dir, 'gnupg');
-  mkdirSync(work);
-  mkdirSync(gnupg, { mode: 0o700 });
-  gpg(['--import', join(KEYS, PARTNER, 'pgp.sec.asc')]);
-  gpg(['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
-  gw = { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
-  writeFileSync(join(work, 'stalls.csv.asc'), openpgp.armor(openpgp.enums.armor.message, new Uint8Array(STALLS)));
+  p = await partnerSide(tg, PARTNER);
+  writeFileSync(join(p.work, 'stalls.csv.asc'), openpgp.armor(openpgp.enums.armor.message, new Uint8Array(STALLS)));
 });
 
 afterAll(async () => {
@@ -53,7 +37,7 @@ describe('an armored upload the OpenPGP library stalls on, read natively', () =>
   it('lftp: refused (exit 1, the code printed), the receipt says PGP_CORRUPT, nothing published', async () => {
     const before = receiptNames(tg.dataDir, PARTNER);
     const outbox = outboxCount(tg.dataDir);
-    const r = await lftp(gw, PARTNER, [`put ${join(work, 'stalls.csv.asc')} -o /inbox/faits-4001/stalls.csv.asc`]);
+    const r = await lftp(p.target, PARTNER, [`put ${join(p.work, 'stalls.csv.asc')} -o /inbox/faits-4001/stalls.csv.asc`]);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain('PGP_CORRUPT');
     const receipt = newReceipt(tg.dataDir, PARTNER, before);
@@ -66,15 +50,14 @@ describe('an armored upload the OpenPGP library stalls on, read natively', () =>
 
   it('OpenSSH sftp: the same again, then a good armored export is accepted by the same intake thread', async () => {
     let before = receiptNames(tg.dataDir, PARTNER);
-    const bad = await sftpBatch(gw, PARTNER, [`put ${join(work, 'stalls.csv.asc')} /inbox/faits-4001/stalls-2.csv.asc`]);
+    const bad = await sftpBatch(p.target, PARTNER, [`put ${join(p.work, 'stalls.csv.asc')} /inbox/faits-4001/stalls-2.csv.asc`]);
     expect(bad.code).toBe(1);
     expect(newReceipt(tg.dataDir, PARTNER, before)['code']).toBe('PGP_CORRUPT');
 
-    const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
-    writeFileSync(join(work, 'good.csv.asc'), gpg(['--armor', '--recipient', gatewayFpr, '--sign', '--encrypt'], CSV));
+    writeFileSync(join(p.work, 'good.csv.asc'), p.gpg(['--armor', '--recipient', p.gatewayFpr, '--sign', '--encrypt'], CSV));
     before = receiptNames(tg.dataDir, PARTNER);
     const outbox = outboxCount(tg.dataDir);
-    const good = await sftpBatch(gw, PARTNER, [`put ${join(work, 'good.csv.asc')} /inbox/faits-4001/good.csv.asc`]);
+    const good = await sftpBatch(p.target, PARTNER, [`put ${join(p.work, 'good.csv.asc')} /inbox/faits-4001/good.csv.asc`]);
     expect(good.code, good.stderr).toBe(0);
     expect(newReceipt(tg.dataDir, PARTNER, before)['status']).toBe('accepted');
     expect(outboxCount(tg.dataDir)).toBeGreaterThan(outbox);
