@@ -307,7 +307,8 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
     if (memoryMiB > 0) {
       // Lines of ~230 bytes: a 1 GiB export stays under the 5 M records limit, so the whole
       // file is worked on, as a valid one must be.
-      const { file, records } = await ib.prepare(opts.runs + 1, memoryMiB * 1024 * 1024, 250);
+      const memoryBytes = memoryMiB * 1024 * 1024;
+      const { file, records } = await ib.prepare(opts.runs + 1, memoryBytes, 250);
       log(`intake: one ${memoryMiB} MiB export (${records} records), for the gateway's peak RSS`);
       await ib.gatewayUsage();
       const ms = await ib.upload(file, opts.runs + 1);
@@ -315,7 +316,7 @@ async function intakeFigure(opts: BenchOptions, work: string, log: (l: string) =
       await rm(file, { force: true });
       extra[`gateway process peak RSS MiB accepting one ${memoryMiB} MiB export (target ≤ 256)`] = round(usage.peakRssMiB, 1);
       extra[`records of the ${memoryMiB} MiB export`] = records;
-      extra[`upload to verdict MB/s, ${memoryMiB} MiB export`] = round(mbPerSec(memoryMiB * 1024 * 1024, ms));
+      extra[`upload to verdict MB/s, ${memoryMiB} MiB export`] = round(mbPerSec(memoryBytes, ms));
     }
   } finally {
     await ib.close();

@@ -82,10 +82,15 @@ const FAILURE_TEXT = {
  * the operator frees room: the partner is told to send again later, the operator what to fix.
  */
 export function isStorageFull(e: unknown): boolean {
-  for (let c = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+  return someCause(e, (c) => {
     const code = (c as { code?: unknown }).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'STORAGE_FULL') return true;
-  }
+    return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'STORAGE_FULL';
+  });
+}
+
+/** Whether `e` or an error under it (its `cause`, and so on, five deep) satisfies `test`. */
+export function someCause(e: unknown, test: (c: Error) => boolean): boolean {
+  for (let c = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) if (test(c)) return true;
   return false;
 }
 

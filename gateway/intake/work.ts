@@ -4,7 +4,7 @@
  * another core than the SSH transports. Both give the same `UploadWork`.
  */
 import type { ErrorCode } from '../errors.js';
-import { describeError, gatewayFailure, isGatewayError } from '../errors.js';
+import { describeError, gatewayFailure, isGatewayError, someCause } from '../errors.js';
 import type { UploadContext } from './contract.js';
 import { processUpload, type ProcessEnv, type Processed } from './process.js';
 import { UploadBytes } from './upload-bytes.js';
@@ -109,13 +109,8 @@ export async function runWork(env: ProcessEnv, ctx: UploadContext, bytes: Upload
     const processed = await processUpload(env, ctx, bytes, dir, fileName);
     return { ok: true, processed, readBackBytes: bytes.readBack };
   } catch (e) {
-    return { ...toWorkError(e), readBackBytes: bytes.readBack, ...(causedBySealThreadExit(e) ? { threadDied: true } : {}) };
+    return { ...toWorkError(e), readBackBytes: bytes.readBack, ...(someCause(e, (c) => c instanceof SealThreadExited) ? { threadDied: true } : {}) };
   }
-}
-
-function causedBySealThreadExit(e: unknown): boolean {
-  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) if (c instanceof SealThreadExited) return true;
-  return false;
 }
 
 export function inThreadProcessor(env: () => ProcessEnv, maxFileBytes: () => number): Processor {

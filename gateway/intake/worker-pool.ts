@@ -84,16 +84,26 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   let isolation: Slot | undefined;
   const retries: Tracked[] = [];
   let retrying: Tracked | undefined;
+  /** `retrying`'s pending files are removed: it waits only for the isolation thread's first heartbeat. */
+  let handOver = false;
+  const allSlots = (): Slot[] => (isolation ? [...slots, isolation] : slots);
+  /** The uploads `worker` is working on (for the log). */
+  const uploadsOn = (worker: Worker): string[] => [...tracked].filter(([, t]) => t.worker === worker && !t.queued).map(([id]) => id);
+
+  /** `t` is no longer on its thread: no more bytes streamed to it, its slot counts it no more. */
+  const leaveThread = (t: Tracked): void => {
+    t.streaming = false;
+    t.pacer.close();
+    // A slot whose thread was replaced counts only the new thread's uploads.
+    if (t.slot.worker === t.worker && --t.slot.active === 0) t.worker.unref();
+  };
 
   /** The upload's work is over, with `result`. */
   const settle = (id: string, t: Tracked, result: WorkResult): void => {
     if (tracked.get(id) !== t) return;
     tracked.delete(id);
-    t.streaming = false;
+    if (!t.queued) leaveThread(t);
     t.queued = false;
-    t.pacer.close();
-    // A slot whose thread was replaced counts only the new thread's uploads.
-    if (t.slot.worker === t.worker && --t.slot.active === 0) t.worker.unref();
     t.resolve(result);
     if (retrying === t) {
       retrying = undefined;
@@ -111,21 +121,19 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
    * isolation thread, except one that was already there (that one did it: `result`).
    */
   const retryWorker = (worker: Worker, result: WorkResult): void => {
-    for (const [id, t] of tracked) {
-      if (t.worker !== worker || t.queued) continue;
-      if (t.retried) settle(id, t, result);
-      else requeue(id, t);
-    }
+    for (const [id, t] of tracked) if (t.worker === worker && !t.queued) giveAgain(id, t, result);
     pumpRetries();
   };
 
-  /** `t` waits for the isolation thread (its work is over where it was: nothing writes for it). */
-  const requeue = (id: string, t: Tracked): void => {
-    if (t.slot.worker === t.worker && --t.slot.active === 0) t.worker.unref();
+  /**
+   * `t` waits for the isolation thread (its work is over where it was: nothing writes for it),
+   * or fails with `result` if it was there already.
+   */
+  const giveAgain = (id: string, t: Tracked, result: WorkResult): void => {
+    if (t.retried) return settle(id, t, result);
+    leaveThread(t); // the work will read the whole file from staging
     t.retried = true;
     t.queued = true;
-    t.streaming = false; // the work reads the whole file from staging
-    t.pacer.close();
     retries.push(t);
     opts.log.warn({ upload: id }, 'upload given again to a thread of its own');
   };
@@ -157,7 +165,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       () => {
         if (closing || tracked.get(id) !== t) return;
         startIsolation();
-        cleaned = t;
+        handOver = true;
         launch();
       },
       (e: unknown) => settle(id, t, toWorkError(e)),
@@ -169,17 +177,16 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
    * its heartbeats only from its first one, and a retry that held it before that would be given
    * the start-up grace instead of the limit.
    */
-  let cleaned: Tracked | undefined;
   const startIsolation = (): void => {
     if (isolation) return;
     isolation = { active: 0, lastBeat: 0, beating: false } as Slot;
     replace(isolation);
   };
   const launch = (): void => {
-    const t = cleaned;
+    const t = retrying;
     const slot = isolation;
-    if (t === undefined || slot === undefined || !slot.beating) return;
-    cleaned = undefined;
+    if (!handOver || t === undefined || slot === undefined || !slot.beating) return;
+    handOver = false;
     t.slot = slot;
     t.worker = slot.worker;
     t.queued = false;
@@ -211,10 +218,10 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       const t = tracked.get(m.uploadId);
       if (!t || t.worker !== worker) return;
       if (m.type === 'ack') t.pacer.take(m.bytes);
-      else if (m.result.threadDied === true && !t.retried && !closing) {
+      else if (m.result.threadDied === true && !closing) {
         // A sealing thread died under it: as for an intake thread that dies, the upload is
         // given again alone (the sealing thread is replaced for the next uploads).
-        requeue(m.uploadId, t);
+        giveAgain(m.uploadId, t, m.result);
         pumpRetries();
       }
       // The work ended (a verdict may come before the last byte): the rest goes to staging only.
@@ -228,15 +235,14 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     });
     worker.on('exit', (code) => {
       if (closing || slot.retired === true || slot.worker !== worker) return;
-      const uploads = [...tracked].filter(([, t]) => t.worker === worker && !t.queued).map(([id]) => id);
-      opts.log.error({ code, uploads, isolation: slot === isolation }, 'intake worker exited: a new one takes its place');
+      opts.log.error({ code, uploads: uploadsOn(worker), isolation: slot === isolation }, 'intake worker exited: a new one takes its place');
       // As for a thread that stops answering, which upload made it die is not known: each is
       // given again alone, and one that ends the isolation thread too fails.
       if (slot === isolation) {
         isolation = undefined;
         slot.retired = true;
         // A retry about to be handed over (the thread died before its first heartbeat) needs one.
-        if (cleaned) startIsolation();
+        if (handOver) startIsolation();
       } else {
         replace(slot);
       }
@@ -263,14 +269,13 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
     const stallMs = opts.config.current().settings.limits.intakeThreadStallMs;
     const late = now - lastTick > Math.max(stallMs / 2, 4 * HEARTBEAT_MS);
     lastTick = now;
-    for (const slot of isolation ? [...slots, isolation] : slots) {
+    for (const slot of allSlots()) {
       // This thread itself was held (or the process stopped): the silence says nothing of the worker's.
       if (late) slot.lastBeat = now;
       const silentMs = now - slot.lastBeat;
       if (slot.active === 0 || silentMs <= (slot.beating ? stallMs : Math.max(stallMs, STARTUP_GRACE_MS))) continue;
       const stuck = slot.worker;
-      const uploads = [...tracked].filter(([, t]) => t.worker === stuck && !t.queued).map(([id]) => id);
-      opts.log.error({ silentMs: Math.round(silentMs), uploads, isolation: slot === isolation }, 'intake worker unresponsive: ended, a new one takes its place');
+      opts.log.error({ silentMs: Math.round(silentMs), uploads: uploadsOn(stuck), isolation: slot === isolation }, 'intake worker unresponsive: ended, a new one takes its place');
       replace(slot);
       // The uploads are given again (or fail) once the thread is gone, so that nothing it still
       // writes outlives their cleanup. A thread held in a system call that does not return
@@ -296,7 +301,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
   const sendConfig = (): void => {
     version++;
     const config = opts.config.current();
-    for (const s of isolation ? [...slots, isolation] : slots) post(s, { type: 'config', version, config });
+    for (const s of allSlots()) post(s, { type: 'config', version, config });
   };
   sendConfig();
   const off = opts.config.onChange(sendConfig);
@@ -343,7 +348,7 @@ export function workerPoolProcessor(opts: WorkerPoolOptions): Processor {
       clearInterval(watch);
       closing = true;
       for (const t of retries.splice(0)) settle(t.ctx.uploadId, t, toWorkError(new Error('intake closing')));
-      await Promise.all((isolation ? [...slots, isolation] : slots).map((s) => s.worker.terminate()));
+      await Promise.all(allSlots().map((s) => s.worker.terminate()));
     },
   };
 }
