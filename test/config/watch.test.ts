@@ -1,23 +1,12 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayError } from '../../gateway/errors.js';
 import type { GatewayConfig } from '../../gateway/config/model.js';
 import { watchConfig, type WatchedConfig } from '../../gateway/config/watch.js';
 import { createLogger } from '../../gateway/log.js';
 import { copyExample, type TempConfig } from './fixtures.js';
-
-function capture(): { lines: Record<string, unknown>[]; stream: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, stream };
-}
+import { captureLog } from '../helpers/log-capture.js';
 
 function nextChange(w: WatchedConfig): Promise<GatewayConfig> {
   return new Promise((resolve) => {
@@ -50,7 +39,7 @@ describe('watchConfig', () => {
   });
 
   it('replaces the snapshot on a valid change, refuses a broken one and keeps the old, accepts the fix', async () => {
-    const log = capture();
+    const log = captureLog();
     w = await watchConfig(t.main, { demo: true }, createLogger({ level: 'info', destination: log.stream }));
     const first = w.current();
     expect(first.partners.get('transport')?.name).toMatch(/transport/);

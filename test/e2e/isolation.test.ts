@@ -34,7 +34,7 @@ beforeAll(async () => {
     limits: { intakeThreadStallMs: STALL_MS },
     intake: (deps) => assembleIntake({ ...deps, workers: 1, workerModule: new URL('../intake/blocking-worker.ts', import.meta.url) }),
   });
-  p = await partnerSide(tg, PARTNER);
+  p = await partnerSide(tg, [PARTNER]);
 }, 60_000);
 
 afterAll(async () => {

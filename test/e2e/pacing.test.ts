@@ -12,17 +12,15 @@
  * small WRITEs then piled up, pass the session's request limit and get disconnected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { writeExport } from '../../bench/intake.js';
 import { createLogger } from '../../gateway/log.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { lftp, psftp, rclone, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
+import { partnerSide, type PartnerSide } from './partner.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const KEYS = join(ROOT, 'keys-example');
 const PARTNER = 'police-nationale';
 const EXPORT_BYTES = 32 << 20;
 
@@ -31,17 +29,13 @@ interface Decided { status: string; bytes: number; readBackBytes?: number; verdi
 let tg: TestGateway;
 let gw: PsftpTarget;
 let work: string;
-let gnupg: string;
+let gatewayFpr: string;
+let gpg: PartnerSide['gpg'];
 const decided: Decided[] = [];
-
-function gpg(args: string[]): void {
-  execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args]);
-}
 
 async function sealedExport(name: string): Promise<{ file: string; records: number }> {
   const plain = join(work, `${name}.csv`);
   const records = await writeExport(plain, EXPORT_BYTES, name);
-  const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
   const file = `${plain}.pgp`;
   gpg(['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', file, plain]);
   rmSync(plain);
@@ -66,12 +60,7 @@ beforeAll(async () => {
     },
   });
   tg = await startTestGateway({ intakeWorkers: 1, log: createLogger({ level: 'info', destination: sink }) });
-  work = join(tg.dir, 'work');
-  gnupg = join(tg.dir, 'gnupg');
-  mkdirSync(work);
-  mkdirSync(gnupg, { mode: 0o700 });
-  gpg(['--import', join(KEYS, PARTNER, 'pgp.sec.asc'), join(KEYS, 'gateway', 'pgp.pub.asc')]);
-  gw = { dir: tg.dir, port: tg.port, keys: { [PARTNER]: { privateKey: await tg.key(PARTNER) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
+  ({ target: gw, work, gatewayFpr, gpg } = await partnerSide(tg, [PARTNER]));
 });
 
 afterAll(async () => {
@@ -117,7 +106,6 @@ describe('the intake paces a fast upload', () => {
       const lateGw: PsftpTarget = { ...gw, port: late.port, knownHosts: late.knownHosts, fingerprint: late.fingerprint };
       const plain = join(work, 'late.csv');
       await writeExport(plain, 512 * 1024, 'late');
-      const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
       gpg(['-z', '0', '--recipient', gatewayFpr, '--sign', '--encrypt', '--output', `${plain}.pgp`, plain]);
       const put = await sftpBatch(lateGw, PARTNER, [`put ${plain}.pgp /inbox/faits-4001/late.csv.pgp.filepart`]);
       expect(put.code, put.stderr).toBe(0);

@@ -1,4 +1,7 @@
-/** A partner's side of an end-to-end test: its GnuPG home with its key and the gateway's, a work directory, its SFTP target. */
+/**
+ * The partners' side of an end-to-end test: one GnuPG home holding their secret keys and the
+ * gateway's public key, a work directory, and the SFTP target the client helpers need.
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,20 +15,21 @@ export interface PartnerSide {
   readonly target: PsftpTarget;
   /** The gateway's OpenPGP fingerprint (to encrypt to). */
   readonly gatewayFpr: string;
-  /** gpg in the partner's home, batch mode. */
-  gpg(args: string[], input?: Buffer): Buffer;
+  /** gpg in the partners' home, batch mode. */
+  gpg(args: string[], input?: Buffer | string): Buffer;
 }
 
-export async function partnerSide(tg: TestGateway, partner: string): Promise<PartnerSide> {
+export async function partnerSide(tg: TestGateway, partners: readonly string[]): Promise<PartnerSide> {
   const work = join(tg.dir, 'work');
   const gnupg = join(tg.dir, 'gnupg');
   mkdirSync(work);
   mkdirSync(gnupg, { mode: 0o700 });
-  const gpg = (args: string[], input?: Buffer): Buffer =>
-    execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input });
-  gpg(['--import', join(KEYS, partner, 'pgp.sec.asc')]);
-  gpg(['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
+  const gpg = (args: string[], input?: Buffer | string): Buffer =>
+    execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 28 });
+  gpg(['--import', ...partners.map((p) => join(KEYS, p, 'pgp.sec.asc')), join(KEYS, 'gateway', 'pgp.pub.asc')]);
   const gatewayFpr = /^fpr:+([0-9A-F]{40}):/m.exec(execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString())?.[1] ?? '';
-  const target: PsftpTarget = { dir: tg.dir, port: tg.port, keys: { [partner]: { privateKey: await tg.key(partner) } }, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
+  const keys: Record<string, { privateKey: string }> = {};
+  for (const p of partners) keys[p] = { privateKey: await tg.key(p) };
+  const target: PsftpTarget = { dir: tg.dir, port: tg.port, keys, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
   return { work, target, gatewayFpr, gpg };
 }

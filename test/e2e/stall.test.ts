@@ -25,7 +25,7 @@ let p: PartnerSide;
 
 beforeAll(async () => {
   tg = await startTestGateway({ intakeWorkers: 1, limits: { decryptStallMs: 500 } });
-  p = await partnerSide(tg, PARTNER);
+  p = await partnerSide(tg, [PARTNER]);
   writeFileSync(join(p.work, 'stalls.csv.asc'), openpgp.armor(openpgp.enums.armor.message, new Uint8Array(STALLS)));
 });
 

@@ -9,12 +9,12 @@
  * is what tells the partner why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { newReceipt, outboxCount, receiptNames } from './outcomes.js';
+import { partnerSide, type PartnerSide } from './partner.js';
 import { lftp, psftp, rclone, run, scp, sftpBatch, type PsftpTarget } from '../sftp/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -24,12 +24,9 @@ const CSV = readFileSync(join(ROOT, 'test', 'fixtures', 'datasets', 'valid', 'fa
 let tg: TestGateway;
 /** The shape the client helpers of test/sftp/harness.ts need. */
 let gw: PsftpTarget;
-let gnupg: string;
 let work: string;
-
-function gpg(args: string[], input?: Buffer | string): Buffer {
-  return execFileSync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--quiet', '--trust-model', 'always', ...args], { input, maxBuffer: 1 << 28 });
-}
+let gatewayFpr: string;
+let gpg: PartnerSide['gpg'];
 
 function sha256Of(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -41,7 +38,6 @@ function fpr(party: string): string {
 }
 
 function seal(signer: string, plain: Buffer | string, name: string): string {
-  const gatewayFpr = execFileSync('gpg', ['--with-colons', '--show-keys', join(KEYS, 'gateway', 'pgp.pub.asc')]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
   const out = join(work, name);
   writeFileSync(out, gpg(['--local-user', fpr(signer), '--recipient', gatewayFpr, '--sign', '--encrypt'], plain));
   return out;
@@ -52,15 +48,7 @@ function seal(signer: string, plain: Buffer | string, name: string): string {
 
 beforeAll(async () => {
   tg = await startTestGateway({ intakeWorkers: 1 });
-  work = join(tg.dir, 'work');
-  gnupg = join(tg.dir, 'gnupg');
-  mkdirSync(work);
-  mkdirSync(gnupg, { mode: 0o700 });
-  for (const p of ['police-nationale', 'bailleur-social', 'ludres']) gpg(['--import', join(KEYS, p, 'pgp.sec.asc')]);
-  gpg(['--import', join(KEYS, 'gateway', 'pgp.pub.asc')]);
-  const keys: Record<string, { privateKey: string }> = {};
-  for (const p of ['police-nationale', 'bailleur-social', 'ludres']) keys[p] = { privateKey: await tg.key(p) };
-  gw = { dir: tg.dir, port: tg.port, keys, knownHosts: tg.knownHosts, fingerprint: tg.fingerprint };
+  ({ target: gw, work, gatewayFpr, gpg } = await partnerSide(tg, ['police-nationale', 'bailleur-social', 'ludres']));
 });
 
 afterAll(async () => {

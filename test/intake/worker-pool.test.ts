@@ -7,24 +7,12 @@
  * had failed with it.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { fixture, startPipeline, type PipelineHarness } from './pipeline-harness.js';
 import { publishedStateProblems } from './invariants.js';
-
-/** The pipeline's log lines, as they are written. */
-function captureLog(): { lines: string[]; logTo: Writable } {
-  const lines: string[] = [];
-  const logTo = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, logTo };
-}
+import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 
 /** An upload during which `thread` is ended: it is accepted all the same (given again). */
 async function uploadAcrossDeath(h: PipelineHarness, thread: Worker | undefined): Promise<void> {
@@ -94,8 +82,8 @@ describe('an intake thread that dies', () => {
 
 describe('a sealing thread that dies', () => {
   it('gives the uploads whose deliveries it was sealing again, on a thread of their own, where they are accepted', async () => {
-    const { lines, logTo } = captureLog();
-    const h = await startPipeline({ workers: 1, workerModule: new URL('./blocking-worker.ts', import.meta.url), logTo });
+    const log = captureLog();
+    const h = await startPipeline({ workers: 1, workerModule: new URL('./blocking-worker.ts', import.meta.url), logTo: log.stream });
     try {
       const bytes = h.seal('police-nationale', fixture('faits-4001.csv'));
       const sealed = h.begin('police-nationale', 'faits-4001', bytes, 'victime.csv.pgp');
@@ -106,11 +94,11 @@ describe('a sealing thread that dies', () => {
       expect(trigger.status, trigger.message).toBe('accepted');
       await sealed.push(bytes.length - 16);
       const done = await sealed.finish();
-      expect(done.status, `${done.message}\n${lines.join('\n')}`).toBe('accepted');
-      const again = lines.map((l) => JSON.parse(l) as { msg: string; upload?: string }).filter((l) => l.msg.startsWith('upload given again'));
+      expect(done.status, `${done.message}\n${JSON.stringify(log.lines)}`).toBe('accepted');
+      const again = log.withMessage('upload given again');
       // The trigger's own deliveries may have started on the thread being ended: given again too.
-      expect(again.map((l) => l.upload)).toContain(sealed.uploadId);
-      expect(again.map((l) => l.upload).every((id) => id === sealed.uploadId || id === trigger.uploadId)).toBe(true);
+      expect(again.map((l) => l['upload'])).toContain(sealed.uploadId);
+      expect(again.map((l) => l['upload']).every((id) => id === sealed.uploadId || id === trigger.uploadId)).toBe(true);
       expect(await publishedStateProblems(h.layout, h.state, h.audit)).toEqual([]);
     } finally {
       await h.close();
@@ -123,25 +111,25 @@ describe('an intake thread that stops answering', () => {
   const STALL_MS = 3000;
 
   /** One intake thread that holds its loop on uploads named "bloque…" (blocking-worker.ts); its threads and log lines. */
-  async function startBlocking(): Promise<{ h: PipelineHarness; threads: Worker[]; lines: string[] }> {
+  async function startBlocking(): Promise<{ h: PipelineHarness; threads: Worker[]; log: CapturedLog }> {
     const threads: Worker[] = [];
-    const { lines, logTo } = captureLog();
+    const log = captureLog();
     const h = await startPipeline({
       workers: 1,
       onWorker: (w) => threads.push(w),
       workerModule: new URL('./blocking-worker.ts', import.meta.url),
       limits: { intakeThreadStallMs: STALL_MS },
-      logTo,
+      logTo: log.stream,
     });
-    return { h, threads, lines };
+    return { h, threads, log };
   }
 
   it('is ended after limits.intakeThreadStallMs: its upload, held again alone, fails; the next ones are accepted by a new thread', async () => {
-    const { h, threads, lines } = await startBlocking();
+    const { h, threads, log } = await startBlocking();
     try {
       // The thread answers (it is judged on its heartbeats from then on, not while it starts).
       const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
-      expect(first.status, lines.join('\n')).toBe('accepted');
+      expect(first.status, JSON.stringify(log.lines)).toBe('accepted');
       // A healthy thread with an upload in hand and nothing to do for longer than the limit (a
       // slow client) keeps sending heartbeats: it is not ended.
       const slow = h.begin('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')), 'lent.csv.pgp');
@@ -149,7 +137,7 @@ describe('an intake thread that stops answering', () => {
       await new Promise((r) => setTimeout(r, STALL_MS + 1500));
       await slow.push(512);
       const ok = await slow.finish();
-      expect(ok.status, lines.join('\n')).toBe('accepted');
+      expect(ok.status, JSON.stringify(log.lines)).toBe('accepted');
       expect(threads).toHaveLength(1);
 
       const started = performance.now();
@@ -161,8 +149,7 @@ describe('an intake thread that stops answering', () => {
       expect(threads).toHaveLength(4);
       expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
       expect(existsSync(join(h.layout.pending, held.uploadId))).toBe(false);
-      const logged = lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[] }).filter((l) => l.msg.startsWith('intake worker unresponsive'));
-      expect(logged.map((l) => l.uploads)).toEqual([[held.uploadId], [held.uploadId]]);
+      expect(log.withMessage('intake worker unresponsive').map((l) => l['uploads'])).toEqual([[held.uploadId], [held.uploadId]]);
 
       for (let k = 0; k < 2; k++) {
         const next = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
@@ -175,12 +162,10 @@ describe('an intake thread that stops answering', () => {
   });
 
   it('gives the uploads that shared the held thread again, one by one: only the one that holds a thread again fails', async () => {
-    const { h, threads, lines } = await startBlocking();
-    const logged = (prefix: string): { uploads?: string[]; isolation?: boolean; upload?: string }[] =>
-      lines.map((l) => JSON.parse(l) as { msg: string; uploads?: string[]; isolation?: boolean; upload?: string }).filter((l) => l.msg.startsWith(prefix));
+    const { h, threads, log } = await startBlocking();
     try {
       const first = await h.upload('police-nationale', 'faits-4001', h.seal('police-nationale', fixture('faits-4001.csv')));
-      expect(first.status, lines.join('\n')).toBe('accepted');
+      expect(first.status, JSON.stringify(log.lines)).toBe('accepted');
 
       // Four uploads on the one thread when it is held: one whose client is still sending (most
       // of its bytes already worked on: its sealed files are started in pending/), one whose
@@ -205,15 +190,15 @@ describe('an intake thread that stops answering', () => {
       expect(held.status).toBe('failed');
       expect(held.code).toBe('GATEWAY_FAILURE');
       expect(performance.now() - started).toBeGreaterThanOrEqual(2 * STALL_MS);
-      const stalls = logged('intake worker unresponsive');
+      const stalls = log.withMessage('intake worker unresponsive');
       expect(stalls).toHaveLength(2);
-      expect(new Set(stalls[0]?.uploads)).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
-      expect(stalls[0]?.isolation).toBe(false);
-      expect(stalls[1]?.uploads).toEqual([held.uploadId]);
-      expect(stalls[1]?.isolation).toBe(true);
+      expect(new Set(stalls[0]?.['uploads'] as string[])).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
+      expect(stalls[0]?.['isolation']).toBe(false);
+      expect(stalls[1]?.['uploads']).toEqual([held.uploadId]);
+      expect(stalls[1]?.['isolation']).toBe(true);
       // The pool's thread and its replacement, the isolation thread and its replacement.
       expect(threads).toHaveLength(4);
-      expect(new Set(logged('upload given again').map((l) => l.upload))).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
+      expect(new Set(log.withMessage('upload given again').map((l) => l['upload']))).toEqual(new Set([slow.uploadId, dropped.uploadId, ready.uploadId, held.uploadId]));
 
       // A connection lost while its upload waits for the isolation thread ends it there and then.
       expect(h.state.getUpload(dropped.uploadId)?.state).toBe('receiving');
@@ -223,10 +208,10 @@ describe('an intake thread that stops answering', () => {
 
       // The others are decided as if nothing had happened, each delivered once.
       const readyDone = await readyVerdict;
-      expect(readyDone.status, lines.join('\n')).toBe('accepted');
+      expect(readyDone.status, JSON.stringify(log.lines)).toBe('accepted');
       await slow.push(sending.length - 16);
       const slowDone = await slow.finish();
-      expect(slowDone.status, lines.join('\n')).toBe('accepted');
+      expect(slowDone.status, JSON.stringify(log.lines)).toBe('accepted');
       const ludres = readdirSync(join(h.layout.outbox, 'ludres', 'faits-4001'));
       for (const id of [slowDone.uploadId, readyDone.uploadId]) expect(ludres.filter((f) => f.includes(id) && f.endsWith('.ndjson.pgp'))).toHaveLength(1);
       expect(h.state.getUpload(held.uploadId)?.state).toBe('failed');
