@@ -5,17 +5,21 @@
  * verdict cannot disagree.
  *
  * Records are handed to `onRecord` as they are validated, before the verdict is known: the
- * caller keeps them in quarantine and discards everything when `ok` is false.
+ * caller keeps them in quarantine and discards everything when `ok` is false. The few whose id
+ * may repeat an earlier one are held until the end of the file (duplicate-ids.ts), then handed
+ * over: they come last in their outbox files.
  */
+import { tmpdir } from 'node:os';
 import type { Dataset, GatewayConfig, Limits } from '../config/model.js';
 import { sendingConventions } from '../config/conventions.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import { readRecordBatches, type ByteSource, type RawRecord } from './records.js';
 import { SchemaStore, type CompiledSchema, type RecordIssue } from './validate.js';
-import { recordRules, UniqueIds, periodOf, inPeriod, periodIssue, type Period } from './rules.js';
+import { recordRules, periodOf, inPeriod, periodIssue, type Period } from './rules.js';
 import { loadCommuneOutlines, recordPoint, type CommuneIndex } from './geo.js';
 import { createRouter } from './route.js';
 import { outboxLineWriter } from './normalize.js';
+import { DuplicateIds, type DuplicateIdsOptions } from './duplicate-ids.js';
 import type { Envelope } from './parse-json.js';
 
 export type ValidationPolicy = 'all_or_nothing' | 'skip_invalid';
@@ -39,6 +43,10 @@ export interface CheckOptions {
    * (normalize.ts, outboxLineWriter). Awaited when it returns a promise: backpressure.
    */
   readonly onRecord?: (recipients: readonly string[], line: string) => void | Promise<void>;
+  /** Where the repeat check keeps its scratch files, unlinked at once (default: the system's). */
+  readonly scratchDir?: string;
+  /** Sizes of the repeat check (duplicate-ids.ts); tests make them small. */
+  readonly duplicateIds?: DuplicateIdsOptions;
 }
 
 export interface CheckError {
@@ -91,7 +99,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   let errorCount = 0;
   const addError = (e: CheckError): void => {
     errorCount++;
-    if (errors.length < o.limits.maxErrors) errors.push(e);
+    keepFirst(errors, e, o.limits.maxErrors);
   };
   const flagged: FlaggedRecord[] = [];
   // Records per recipient list: the router gives one shared list per commune, so a record costs
@@ -124,53 +132,73 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
 
   const router = createRouter({ config: o.config, dataset: o.dataset, partnerId: o.partnerId, now: o.now, communes });
   const rules = recordRules(o.dataset, schema, o.now);
-  const ids = new UniqueIds();
   const envelope = envelopeCheck(o.dataset, schema, schemas);
   const deliver = o.onRecord;
   const outboxLine = outboxLineWriter(o.partnerId ?? '', o.uploadId);
+  const idField = o.dataset.idField;
+  const repeated = (recordNo: number, line: number): CheckError => ({ code: 'DUPLICATE_ID', recordNo, line, field: `/${idField}`, message: `identifiant « ${idField} » déjà présent plus haut dans le fichier` });
 
+  /** A valid record with a new id: territory, routing, delivery (a promise only when delivery must wait). */
+  const admit = (recordNo: number, line: number, value: Record<string, unknown>): void | Promise<void> => {
+    const point = recordPoint(o.dataset, value);
+    const route = router.route(value, point);
+    if (route.outsidePartner) {
+      outside++;
+      const message = `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire`;
+      const e: CheckError = { code: 'OUTSIDE_TERRITORY', recordNo, line, field: '/code_insee', message };
+      if (firstOutside === undefined || recordNo < (firstOutside.recordNo ?? Infinity)) firstOutside = e;
+      addError(e);
+      return;
+    }
+    if (route.flagged) {
+      flaggedCount++;
+      keepFirst(flagged, { recordNo, line, declared: String(value.code_insee), found: route.inseeAtPoint ?? null }, o.limits.maxErrors);
+    }
+    accepted++;
+    if (route.recipients.length === 0) {
+      unroutable++;
+      return;
+    }
+    perList.set(route.recipients, (perList.get(route.recipients) ?? 0) + 1);
+    // Under all-or-nothing, once the file is lost there is nothing left to deliver.
+    if (deliver && fileError === undefined && (policy === 'skip_invalid' || errorCount === 0)) return deliver(route.recipients, outboxLine(value, line, point));
+  };
+
+  const ids = new DuplicateIds(o.scratchDir ?? tmpdir(), o.duplicateIds);
   try {
-    for await (const batch of readRecordBatches(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
-      for (let k = 0; k < batch.length; k++) {
-        const r = batch[k] as RawRecord;
-        records++;
-        const problem = recordProblem(r, schema, rules, envelope);
-        if (problem) {
-          addError(recordError(r, problem[0], problem[1]));
-          continue;
-        }
-        if (!ids.add(r.value[o.dataset.idField])) {
-          addError(recordError(r, 'DUPLICATE_ID', { field: `/${o.dataset.idField}`, message: `identifiant « ${o.dataset.idField} » déjà présent plus haut dans le fichier` }));
-          continue;
-        }
-        const point = recordPoint(o.dataset, r.value);
-        const route = router.route(r.value, point);
-        if (route.outsidePartner) {
-          outside++;
-          const message = `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire`;
-          firstOutside ??= { code: 'OUTSIDE_TERRITORY', recordNo: r.recordNo, line: r.line, field: '/code_insee', message };
-          addError(recordError(r, 'OUTSIDE_TERRITORY', { field: '/code_insee', message }));
-          continue;
-        }
-        if (route.flagged) {
-          flaggedCount++;
-          if (flagged.length < o.limits.maxErrors) flagged.push({ recordNo: r.recordNo, line: r.line, declared: String(r.value.code_insee), found: route.inseeAtPoint ?? null });
-        }
-        accepted++;
-        if (route.recipients.length === 0) unroutable++;
-        if (route.recipients.length > 0) perList.set(route.recipients, (perList.get(route.recipients) ?? 0) + 1);
-        // Under all-or-nothing, once the file is lost there is nothing left to deliver.
-        if (deliver && route.recipients.length > 0 && (policy === 'skip_invalid' || errorCount === 0)) {
-          const p = deliver(route.recipients, outboxLine(r.value, r.line, point));
+    try {
+      for await (const batch of readRecordBatches(o.dataset, o.source, o.limits, { schema, onEnvelope: envelope.onEnvelope })) {
+        for (let k = 0; k < batch.length; k++) {
+          const r = batch[k] as RawRecord;
+          records++;
+          const problem = recordProblem(r, schema, rules, envelope);
+          if (problem) {
+            addError(recordError(r, problem[0], problem[1]));
+            continue;
+          }
+          // Nearly always known new at once; the others wait for the end of the file (duplicate-ids.ts).
+          if (!ids.add(r.value[idField], () => JSON.stringify([r.recordNo, r.line, r.value]))) continue;
+          const p = admit(r.recordNo, r.line, r.value);
           if (p) await p;
         }
       }
+    } catch (e) {
+      if (!(e instanceof GatewayError) || !FILE_CODES.has(e.code)) throw e;
+      const d = e.detail;
+      fileError = { code: e.code, recordNo: null, line: typeof d.line === 'number' ? d.line : null, field: typeof d.field === 'string' ? d.field : null, message: e.message };
+      addError(fileError);
     }
-  } catch (e) {
-    if (!(e instanceof GatewayError) || !FILE_CODES.has(e.code)) throw e;
-    const d = e.detail;
-    fileError = { code: e.code, recordNo: null, line: typeof d.line === 'number' ? d.line : null, field: typeof d.field === 'string' ? d.field : null, message: e.message };
-    addError(fileError);
+    for (const held of ids.resolve()) {
+      const [recordNo, line, value] = JSON.parse(held.payload) as [number, number, Record<string, unknown>];
+      if (held.repeat) {
+        addError(repeated(recordNo, line));
+        continue;
+      }
+      const p = admit(recordNo, line, value);
+      if (p) await p;
+    }
+  } finally {
+    ids.close();
   }
   return finish();
 }
@@ -179,6 +207,20 @@ type Problem = [ErrorCode, RecordIssue];
 
 function recordError(r: RawRecord, code: ErrorCode, issue: RecordIssue): CheckError {
   return { code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message };
+}
+
+/**
+ * Adds to a list kept to its first `max` items in file order (a whole-file error, with no record
+ * number, last). Items come in order but for the records held for the repeat check, which come
+ * back at the end of the file.
+ */
+function keepFirst<T extends { readonly recordNo: number | null }>(list: T[], item: T, max: number): void {
+  const at = (x: T): number => x.recordNo ?? Infinity;
+  let i = list.length;
+  while (i > 0 && at(list[i - 1] as T) > at(item)) i--;
+  if (i >= max) return;
+  list.splice(i, 0, item);
+  if (list.length > max) list.pop();
 }
 
 function recordProblem(r: RawRecord, schema: CompiledSchema, rules: ReturnType<typeof recordRules>, envelope: EnvelopeCheck): Problem | undefined {

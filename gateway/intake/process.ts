@@ -99,6 +99,7 @@ export async function processUpload(env: ProcessEnv, ctx: UploadContext, bytes: 
       limits,
       schemas: env.schemas,
       communes: env.communes,
+      scratchDir: dir,
       // Synchronous unless a full batch must wait for its sealing thread: a promise and an
       // await per record cost 3-5 % of the record work (bench/check.ts, BENCH_CHECK_SYNC).
       onRecord: (recipients, line) => {

@@ -139,6 +139,47 @@ describe('flagging and territories', () => {
   });
 });
 
+describe('repeated ids', () => {
+  // Ids in file order: B-3 and B-0 come back, one record is invalid, two go to Nancy.
+  const rows = ['B-0;54328;tag', 'B-1;54328;tag', 'B-2;54395;tag', 'B-3;54328;vandalisme', 'B-3;54328;tag', 'B-4;54328;tag', 'B-0;54395;tag', 'B-5;54395;tag', 'B-1;54328;tag'];
+  const csv = `reference;date_constat;code_insee;residence;nature\n${rows.map((r) => r.replace(/;(\d+);/, ';2026-03-10;$1;R;')).join('\n')}\n`;
+  // Filters of one bit per id: nearly every record is held for the end of the file.
+  const held = { duplicateIds: { firstCapacity: 1, bitsPerId: 1 } };
+
+  it('are errors at the record that repeats, whether the record was held or not', async () => {
+    for (const over of [{}, held]) {
+      const res = await check('incivilites-bailleur', csv, { policy: 'skip_invalid', ...over });
+      expect(res.ok).toBe(true);
+      expect(res.errors.map((e) => [e.code, e.recordNo, e.line])).toEqual([['SCHEMA_INVALID', 4, 5], ['DUPLICATE_ID', 7, 8], ['DUPLICATE_ID', 9, 10]]);
+      expect(res.errors[1]?.field).toBe('/reference');
+      // B-3 is not a repeat: its first record was invalid, so it never counted.
+      expect(res.accepted).toBe(6);
+      expect(res.perRecipient).toEqual({ observatoire: 6, ludres: 4, nancy: 2 });
+      expect(res.delivered.map((d) => d.record.reference).sort()).toEqual(['B-0', 'B-1', 'B-2', 'B-3', 'B-4', 'B-5']);
+    }
+    // Known new at once: in file order.
+    expect((await check('incivilites-bailleur', csv, { policy: 'skip_invalid' })).delivered.map((d) => d.record._source.line)).toEqual([2, 3, 4, 6, 7, 9]);
+  });
+
+  it('make an all-or-nothing file refused with the first of them, held or not', async () => {
+    for (const over of [{}, held]) {
+      const res = await check('incivilites-bailleur', csv.replace('vandalisme', 'tag'), over);
+      expect(res.ok).toBe(false);
+      expect(res.code).toBe('DUPLICATE_ID');
+      expect(res.message).toContain('enregistrement 5 ligne 6');
+      expect(res.errorCount).toBe(3);
+    }
+  });
+
+  it('held records keep the error list to the first maxErrors in file order', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `B-${i % 4}`);
+    const body = ids.map((id, i) => `${id};2026-03-10;54328;R;${i === 10 ? 'vandalisme' : 'tag'}`).join('\n');
+    const res = await check('incivilites-bailleur', `reference;date_constat;code_insee;residence;nature\n${body}\n`, { ...held, limits: { maxRecords: 100, maxErrors: 3 } });
+    expect(res.errors.map((e) => [e.code, e.recordNo])).toEqual([['DUPLICATE_ID', 5], ['DUPLICATE_ID', 6], ['DUPLICATE_ID', 7]]);
+    expect(res.errorCount).toBe(8);
+  });
+});
+
 describe('commune outlines', () => {
   it('agree with a naive point-in-polygon on a grid over the métropole', () => {
     let inside = 0;

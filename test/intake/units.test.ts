@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { lambert93ToWgs84, recordPoint } from '../../gateway/intake/geo.js';
 import { decodeText, decodableLength, readRecords, type RawRecord } from '../../gateway/intake/records.js';
-import { recordRules, parisDay, UniqueIds } from '../../gateway/intake/rules.js';
+import { recordRules, parisDay } from '../../gateway/intake/rules.js';
 import { outboxLineWriter, toOutboxRecord, typeCsvCells } from '../../gateway/intake/normalize.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { UploadBytes } from '../../gateway/intake/upload-bytes.js';
@@ -202,18 +202,6 @@ describe('outboxLineWriter', () => {
     const write = outboxLineWriter('p', 'u');
     const v = { a: 1, _source: 'x', b: 2 };
     expect(write({ ...v }, 3, [1, 2])).toBe(JSON.stringify(toOutboxRecord({ ...v }, { partner: 'p', upload_id: 'u', line: 3 }, [1, 2])) + '\n');
-  });
-});
-
-describe('UniqueIds', () => {
-  it('finds every repeat and no false one over 200 000 ids, through several table growths', () => {
-    const ids = new UniqueIds();
-    for (let i = 0; i < 200_000; i++) expect(ids.add(`PM-${i}`)).toBe(true);
-    expect(ids.size).toBe(200_000);
-    for (let i = 0; i < 200_000; i += 997) expect(ids.add(`PM-${i}`)).toBe(false);
-    expect(ids.add('PM-200000')).toBe(true);
-    expect(ids.add('')).toBe(true);
-    expect(ids.add('')).toBe(false);
   });
 });
 
