@@ -15,12 +15,13 @@
  *   in file order. The caller then treats each as it would have: an error, or a valid record.
  *
  * The filter is sized for the ids seen so far; when full it doubles, rebuilt from the list.
- * Scratch files are unlinked as soon as they are opened: a crash leaves nothing behind.
+ * Scratch files are unlinked as soon as they are opened, and encrypted with a key that only
+ * memory holds: a crash leaves nothing behind, and nothing readable on the disk's free blocks.
  * Seeds are drawn per file, so nobody can aim ids at one slot or at the filter; a false repeat
  * needs two ids with the same 64-bit fingerprint, below one in a million for 5 M records, and a
  * resend draws new seeds.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -285,9 +286,18 @@ class FingerprintTable {
   }
 }
 
-/** An append-only file with no name, written through a buffer and read back by position. */
+/**
+ * An append-only file with no name, written through a buffer and read back by position.
+ * Encrypted (AES-256-CTR, a key drawn per file and kept only in memory): held records are
+ * plaintext, which never touches the disk (security.md, invariant 9); CTR lets any position be
+ * read back on its own. Confidentiality only: whoever can write into the data directory while
+ * an upload is worked on can do worse than change this file.
+ */
 class ScratchFile {
   private readonly fd: number;
+  private readonly key = randomBytes(32);
+  /** The IV's first half; the second is the 16-byte block number in the file. */
+  private readonly nonce = randomBytes(8);
   private readonly buf = Buffer.allocUnsafeSlow(CHUNK);
   private readonly words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, CHUNK / 4);
   private len = 0;
@@ -373,12 +383,24 @@ class ScratchFile {
       if (got === 0) throw new Error(`fichier de travail des identifiants tronqué (${pos + done} sur ${this.size} octets)`);
       done += got;
     }
+    this.crypt(pos, into.subarray(at, at + n)).copy(into, at);
     return done;
   }
 
   private writeAll(data: Buffer): void {
-    for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off, data.length - off, this.size + off);
-    this.size += data.length;
+    const sealed = this.crypt(this.size, data);
+    for (let off = 0; off < sealed.length; ) off += writeSync(this.fd, sealed, off, sealed.length - off, this.size + off);
+    this.size += sealed.length;
+  }
+
+  /** The same operation both ways: XOR with the key stream from byte `pos` of the file. */
+  private crypt(pos: number, data: Uint8Array): Buffer {
+    const iv = Buffer.alloc(16);
+    this.nonce.copy(iv);
+    iv.writeBigUInt64BE(BigInt(Math.floor(pos / 16)), 8);
+    const c = createCipheriv('aes-256-ctr', this.key, iv);
+    if (pos % 16) c.update(Buffer.alloc(pos % 16));
+    return c.update(data);
   }
 }
 

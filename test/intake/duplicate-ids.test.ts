@@ -3,7 +3,7 @@
  * judged as the Set judges it, whether it was known new at once or held until the end, with
  * filters small enough that most records are held, through growths and many passes.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,32 @@ describe('DuplicateIds', () => {
     }
     expect(back).toEqual(payloads.slice(1)); // the first was known new at once
     d.close(); // twice is harmless
+  });
+
+  it('writes no plaintext to the disk: held records and fingerprints are encrypted', () => {
+    const scratch = (): string[] => readdirSync('/proc/self/fd')
+      .map((fd) => `/proc/self/fd/${fd}`)
+      .filter((p) => { try { return readlinkSync(p).startsWith(join(dir, '.ids-')); } catch { return false; } });
+    const before = new Set(scratch());
+    const d = new DuplicateIds(dir, { firstCapacity: 1, bitsPerId: 1 });
+    const mine = scratch().filter((p) => !before.has(p));
+    expect(mine).toHaveLength(2); // the list and the held records, open but nameless
+    const secret = 'Dupont Jean, né le 1980-02-03';
+    try {
+      for (let i = 0; i < 2000; i++) d.add(`ID-${i % 1000}`, () => JSON.stringify({ i, victime: secret }));
+      const back = [...d.resolve()];
+      expect(back.filter((h) => h.repeat)).toHaveLength(1000);
+      expect(back.every((h) => h.payload.includes(secret))).toBe(true);
+      const onDisk = mine.map((p) => readFileSync(p));
+      expect(onDisk.reduce((n, b) => n + b.length, 0)).toBeGreaterThan(2000 * 8 + 1000 * 50);
+      for (const b of onDisk) {
+        expect(b.includes(Buffer.from(secret))).toBe(false);
+        expect(b.includes(Buffer.from('ID-'))).toBe(false);
+      }
+    } finally {
+      d.close();
+    }
+    expect(scratch().filter((p) => !before.has(p))).toEqual([]); // closed
   });
 
   it('a directory it cannot write in fails at once, with the system\'s error', () => {
