@@ -132,7 +132,7 @@ describe('DuplicateIds', () => {
     d.close(); // twice is harmless
   });
 
-  it('writes no plaintext to the disk: held records and fingerprints are encrypted', () => {
+  it('writes no record content to the disk: held records encrypted, ids only as seeded hashes', () => {
     const scratch = (): string[] => readdirSync('/proc/self/fd')
       .map((fd) => `/proc/self/fd/${fd}`)
       .filter((p) => { try { return readlinkSync(p).startsWith(join(dir, '.ids-')); } catch { return false; } });
