@@ -28,6 +28,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { GatewayError } from '../errors.js';
 
 export interface DuplicateIdsOptions {
   /** Ids the first filter is sized for (default 65,536). */
@@ -331,7 +332,13 @@ class ScratchFile {
   constructor(dir: string, encrypted: boolean) {
     this.key = encrypted ? randomBytes(32) : undefined;
     const path = join(dir, `.ids-${randomBytes(8).toString('hex')}`);
-    this.fd = openSync(path, 'wx+', 0o600);
+    try {
+      this.fd = openSync(path, 'wx+', 0o600);
+    } catch (e) {
+      // The cause stays attached: a full disk is still told apart (errors.ts, isStorageFull).
+      const why = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new GatewayError('GATEWAY_FAILURE', `impossible de créer le fichier de travail du contrôle des doublons dans ${dir} (${why}) / cannot create the duplicate check's scratch file in ${dir}`, { dir }, { cause: e });
+    }
     try {
       unlinkSync(path);
     } catch (e) {

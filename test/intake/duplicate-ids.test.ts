@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuplicateIds, type DuplicateIdsOptions } from '../../gateway/intake/duplicate-ids.js';
+import { isGatewayError } from '../../gateway/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'passerelle-ids-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -158,7 +159,17 @@ describe('DuplicateIds', () => {
     expect(scratch().filter((p) => !before.has(p))).toEqual([]); // closed
   });
 
-  it('a directory it cannot write in fails at once, with the system\'s error', () => {
-    expect(() => new DuplicateIds(join(dir, 'absent'))).toThrow(/ENOENT/);
+  it('a directory it cannot write in fails at once, saying where and why, the system\'s error kept as cause', () => {
+    const err = (() => {
+      try {
+        new DuplicateIds(join(dir, 'absent'));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(isGatewayError(err, 'GATEWAY_FAILURE')).toBe(true);
+    expect((err as Error).message).toContain(`${join(dir, 'absent')} (ENOENT)`);
+    expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 });
