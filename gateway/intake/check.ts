@@ -136,16 +136,16 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
   const deliver = o.onRecord;
   const outboxLine = outboxLineWriter(o.partnerId ?? '', o.uploadId);
   const idField = o.dataset.idField;
-  const repeated = (recordNo: number, line: number): CheckError => ({ code: 'DUPLICATE_ID', recordNo, line, field: `/${idField}`, message: `identifiant « ${idField} » déjà présent plus haut dans le fichier` });
+  const repeatIssue: RecordIssue = { field: `/${idField}`, message: `identifiant « ${idField} » déjà présent plus haut dans le fichier` };
 
   /** A valid record with a new id: territory, routing, delivery (a promise only when delivery must wait). */
-  const admit = (recordNo: number, line: number, value: Record<string, unknown>): void | Promise<void> => {
+  const admit = (r: Pick<RawRecord, 'recordNo' | 'line' | 'value'>): void | Promise<void> => {
+    const { recordNo, line, value } = r;
     const point = recordPoint(o.dataset, value);
     const route = router.route(value, point);
     if (route.outsidePartner) {
       outside++;
-      const message = `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire`;
-      const e: CheckError = { code: 'OUTSIDE_TERRITORY', recordNo, line, field: '/code_insee', message };
+      const e = recordError(r, 'OUTSIDE_TERRITORY', { field: '/code_insee', message: `commune ${route.insee ?? ''} hors du territoire déclaré du partenaire` });
       if (firstOutside === undefined || recordNo < (firstOutside.recordNo ?? Infinity)) firstOutside = e;
       addError(e);
       return;
@@ -178,7 +178,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
           }
           // Nearly always known new at once; the others wait for the end of the file (duplicate-ids.ts).
           if (!ids.add(r.value[idField], () => JSON.stringify([r.recordNo, r.line, r.value]))) continue;
-          const p = admit(r.recordNo, r.line, r.value);
+          const p = admit(r);
           if (p) await p;
         }
       }
@@ -191,10 +191,10 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
     for (const held of ids.resolve()) {
       const [recordNo, line, value] = JSON.parse(held.payload) as [number, number, Record<string, unknown>];
       if (held.repeat) {
-        addError(repeated(recordNo, line));
+        addError(recordError({ recordNo, line }, 'DUPLICATE_ID', repeatIssue));
         continue;
       }
-      const p = admit(recordNo, line, value);
+      const p = admit({ recordNo, line, value });
       if (p) await p;
     }
   } finally {
@@ -205,7 +205,7 @@ export async function checkExport(o: CheckOptions): Promise<CheckResult> {
 
 type Problem = [ErrorCode, RecordIssue];
 
-function recordError(r: RawRecord, code: ErrorCode, issue: RecordIssue): CheckError {
+function recordError(r: Pick<RawRecord, 'recordNo' | 'line'>, code: ErrorCode, issue: RecordIssue): CheckError {
   return { code, recordNo: r.recordNo, line: r.line, field: issue.field || null, message: issue.message };
 }
 

@@ -252,56 +252,43 @@ class FingerprintTable {
 
   add(a: number, b: number): void {
     if ((this.used + 1) * 2 > this.slots.length / 3) this.rehash();
-    if (this.place(this.slots, a, b)) this.used++;
+    const i = slotOf(this.slots, a, b);
+    if (this.slots[i] === a && this.slots[i + 1] === b) return;
+    this.slots[i] = a;
+    this.slots[i + 1] = b;
+    this.used++;
   }
 
   seen(a: number, b: number, ordinal: number): void {
-    const i = this.find(a, b);
-    if (i >= 0 && this.slots[i + 2] === 0) this.slots[i + 2] = ordinal + 1;
+    const i = slotOf(this.slots, a, b);
+    // An empty slot never matches: no fingerprint is (0, 0).
+    if (this.slots[i] === a && this.slots[i + 1] === b && this.slots[i + 2] === 0) this.slots[i + 2] = ordinal + 1;
   }
 
   /** The first ordinal seen for (a, b); Infinity when none. */
   first(a: number, b: number): number {
-    const i = this.find(a, b);
-    const f = i >= 0 ? (this.slots[i + 2] ?? 0) : 0;
+    const i = slotOf(this.slots, a, b);
+    const f = this.slots[i] === a && this.slots[i + 1] === b ? (this.slots[i + 2] ?? 0) : 0;
     return f === 0 ? Infinity : f - 1;
-  }
-
-  private find(a: number, b: number): number {
-    const n = this.slots.length / 3;
-    for (let i = b & (n - 1); ; i = (i + 1) & (n - 1)) {
-      const sa = this.slots[3 * i] ?? 0;
-      const sb = this.slots[3 * i + 1] ?? 0;
-      if (sa === a && sb === b) return 3 * i;
-      if (sa === 0 && sb === 0) return -1;
-    }
-  }
-
-  /** Inserts (a, b) unless present; true if inserted. */
-  private place(slots: Uint32Array, a: number, b: number, first = 0): boolean {
-    const n = slots.length / 3;
-    for (let i = b & (n - 1); ; i = (i + 1) & (n - 1)) {
-      const sa = slots[3 * i] ?? 0;
-      const sb = slots[3 * i + 1] ?? 0;
-      if (sa === a && sb === b) return false;
-      if (sa === 0 && sb === 0) {
-        slots[3 * i] = a;
-        slots[3 * i + 1] = b;
-        slots[3 * i + 2] = first;
-        return true;
-      }
-    }
   }
 
   private rehash(): void {
     const old = this.slots;
-    const slots = new Uint32Array(old.length * 2);
+    this.slots = new Uint32Array(old.length * 2);
     for (let i = 0; i < old.length; i += 3) {
-      const a = old[i] ?? 0;
-      const b = old[i + 1] ?? 0;
-      if (a !== 0 || b !== 0) this.place(slots, a, b, old[i + 2] ?? 0);
+      if (old[i] === 0 && old[i + 1] === 0) continue;
+      this.slots.set(old.subarray(i, i + 3), slotOf(this.slots, old[i] ?? 0, old[i + 1] ?? 0));
     }
-    this.slots = slots;
+  }
+}
+
+/** Linear probing (power-of-two size, start from b): the slot holding (a, b), or the empty one where it goes. */
+function slotOf(slots: Uint32Array, a: number, b: number): number {
+  const n = slots.length / 3;
+  for (let i = b & (n - 1); ; i = (i + 1) & (n - 1)) {
+    const sa = slots[3 * i] ?? 0;
+    const sb = slots[3 * i + 1] ?? 0;
+    if ((sa === a && sb === b) || (sa === 0 && sb === 0)) return 3 * i;
   }
 }
 
