@@ -20,9 +20,12 @@
  * which queues them in its own buffer while the window is shut, so: a DATA packet is sent only
  * when ssh2's queue is empty; a reply given while DATA packets wait here waits behind them; and
  * after each window adjustment ssh2 sends its queue first, then this one goes on.
+ *
+ * How much of the client's window the DATA packets may use at once: in-flight.ts.
  */
 import type { SFTPWrapper } from 'ssh2';
 import { GCM, framePacket, framedSize, framingOf } from '../ssh/ssh2-padding.js';
+import { InFlightLimit } from './in-flight.js';
 
 const SSH_MSG_CHANNEL_DATA = 94;
 const SFTP_DATA = 103;
@@ -110,19 +113,19 @@ function giveBack(buffer: ArrayBuffer): void {
 }
 
 /** Per connection: the sessions to tell when a window adjustment came in, by local channel id. */
-const adjustListeners = new WeakMap<Ssh2Protocol, Map<number, () => void>>();
+const adjustListeners = new WeakMap<Ssh2Protocol, Map<number, (amount: number) => void>>();
 
-/** Calls `listener` after ssh2 has handled each window adjustment of channel `id`. */
-function onWindowAdjust(proto: Ssh2Protocol, id: number, listener: () => void): () => void {
+/** Calls `listener` with the amount after ssh2 has handled each window adjustment of channel `id`. */
+function onWindowAdjust(proto: Ssh2Protocol, id: number, listener: (amount: number) => void): () => void {
   let listeners = adjustListeners.get(proto);
   if (!listeners) {
-    const byChannel = new Map<number, () => void>();
+    const byChannel = new Map<number, (amount: number) => void>();
     listeners = byChannel;
     adjustListeners.set(proto, byChannel);
     const original = proto._handlers.CHANNEL_WINDOW_ADJUST;
     proto._handlers.CHANNEL_WINDOW_ADJUST = (p, recipient, amount) => {
       original?.(p, recipient, amount);
-      byChannel.get(recipient)?.();
+      byChannel.get(recipient)?.(amount);
     };
   }
   listeners.set(id, listener);
@@ -143,6 +146,8 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
   let head = 0;
   let idle: (() => void) | undefined;
   let closed = false;
+  const limit = new InFlightLimit(openingWindow, ch.outgoing.packetSize);
+  let stallTimer: NodeJS.Timeout | undefined;
   /** Buffers of sent replies the socket may still hold: free once it has flushed everything. */
   let unflushed: ArrayBuffer[] = [];
 
@@ -161,14 +166,20 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
   /** Sends what the window takes of `p`; true once all of it has gone. */
   const sendSome = (p: PreparedData): boolean => {
     const out = ch.outgoing;
+    const now = performance.now();
     while (p.next < p.packets.length) {
       if (out.state !== 'open') return true;
       const pk = p.packets[p.next] as Packet;
       if (out.window < pk.data) return false;
+      if (!limit.allows(out.window, pk.data, now)) {
+        watchStall();
+        return false;
+      }
       out.window -= pk.data;
       p.next++;
       if (canEncryptInPlace(p)) ch._protocol._cipher.encrypt(pk.packet);
       else ch._protocol.channelData(out.id, pk.packet.subarray(PACKET_HEADER + CHANNEL_HEADER, PACKET_HEADER + CHANNEL_HEADER + pk.data));
+      limit.sent(out.window, now);
     }
     unflushed.push(p.buffer);
     // A socket that stays behind (a slow client) would keep them all: the oldest go to the collector.
@@ -198,7 +209,23 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
     idle?.();
   };
 
-  const stopListening = onWindowAdjust(ch._protocol, ch.incoming.id, pump);
+  /** While held back by the in-flight limit, checks that the client still gives window back (in-flight.ts). */
+  function watchStall(): void {
+    if (stallTimer || closed) return;
+    const next = limit.checkStall(performance.now());
+    if (next === true) pump();
+    else if (next !== undefined) {
+      stallTimer = setTimeout(() => {
+        stallTimer = undefined;
+        watchStall();
+      }, next);
+    }
+  }
+
+  const stopListening = onWindowAdjust(ch._protocol, ch.incoming.id, (amount) => {
+    limit.adjustment(amount, performance.now());
+    pump();
+  });
 
   const enqueue = (w: Waiting): void => {
     if (closed) return;
@@ -268,6 +295,7 @@ export function dataReplies(sftp: SFTPWrapper, flushed: () => boolean): DataRepl
       if (closed) return;
       closed = true;
       stopListening();
+      clearTimeout(stallTimer);
       unflushed = [];
       queue.length = 0;
       head = 0;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { SFTPWrapper } from 'ssh2';
+import type { Client, SFTPWrapper } from 'ssh2';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay } from '../helpers/relay.js';
@@ -115,7 +115,8 @@ describe('downloads larger than the channel window', () => {
       const h = await p.open(sftp, `/outbox/${DS}/${name}`, 'r');
       relay.hold();
       // 100 KiB replies (3 full packets and a short one each) do not fill the 2 MiB window
-      // exactly: the gateway stops in the middle of the 21st, and answers what follows meanwhile.
+      // exactly: the gateway stops in the middle of one (at its in-flight limit, then at the
+      // window's end: in-flight.ts), and answers what follows meanwhile.
       const chunk = 100 * 1024;
       const reads: Promise<Buffer>[] = [];
       for (let off = 0; off < content.length; off += chunk) reads.push(p.read(sftp, h, chunk, off));
@@ -133,6 +134,64 @@ describe('downloads larger than the channel window', () => {
     } finally {
       client.end();
       await relay.close();
+    }
+  });
+});
+
+/**
+ * Makes ssh2's client give window back only once a quarter of it is left, not at half as it
+ * does (as a client could): the window adjustments it makes are held until then.
+ */
+function lateWindowAdjustments(client: Client, sftp: SFTPWrapper): { held: () => number } {
+  type Handler = (p: unknown, recipient: number, data: Buffer) => void;
+  const proto = (client as unknown as { _protocol: { channelWindowAdjust(id: number, amount: number): void; _handlers: { CHANNEL_DATA: Handler } } })._protocol;
+  const ch = sftp as unknown as { outgoing: { id: number }; incoming: { id: number; window: number } };
+  const opening = ch.incoming.window;
+  const send = proto.channelWindowAdjust.bind(proto);
+  let received = 0;
+  let given = 0;
+  let pending = 0;
+  let held = 0;
+  const flush = (): void => {
+    if (pending === 0 || opening + given - received > opening / 4) return;
+    send(ch.outgoing.id, pending);
+    given += pending;
+    pending = 0;
+  };
+  proto.channelWindowAdjust = (id, amount) => {
+    if (id !== ch.outgoing.id) return send(id, amount);
+    pending += amount;
+    held++;
+    flush();
+  };
+  const onData = proto._handlers.CHANNEL_DATA;
+  proto._handlers.CHANNEL_DATA = (p, recipient, data) => {
+    if (recipient === ch.incoming.id) received += data.length;
+    onData(p, recipient, data);
+    flush();
+  };
+  return { held: () => held };
+}
+
+describe('how much of the window a download keeps in flight', () => {
+  it('a client that gives window back only when a quarter is left gets every byte: the gateway stops holding back', async () => {
+    // The gateway keeps half the window and a packet in flight on a short path (in-flight.ts):
+    // this client would wait for more forever; after 200 ms with no window back the limit goes.
+    const name = 'big-late-window.ndjson.pgp';
+    const content = delivery(name, 6);
+    const { client, sftp } = await ssh2Sftp(gw, COMMUNE);
+    try {
+      const late = lateWindowAdjustments(client, sftp);
+      const h = await p.open(sftp, `/outbox/${DS}/${name}`, 'r');
+      const chunk = 255 * 1024;
+      const reads: Promise<Buffer>[] = [];
+      for (let off = 0; off < content.length; off += chunk) reads.push(p.read(sftp, h, chunk, off));
+      const got = await Promise.race([Promise.all(reads), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('download stalled')), 15_000))]);
+      expect(sha256(Buffer.concat(got))).toBe(sha256(content));
+      expect(late.held()).toBeGreaterThan(0);
+      await p.close(sftp, h);
+    } finally {
+      client.end();
     }
   });
 });
