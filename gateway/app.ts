@@ -13,7 +13,7 @@ import type { GatewayConfig, GatewaySettings } from './config/model.js';
 import { watchConfig, type WatchedConfig } from './config/watch.js';
 import { assembleIntake } from './intake/assemble.js';
 import type { Intake } from './intake/contract.js';
-import { fixHeapGrowth } from './heap-growth.js';
+import { fixHeapGrowth, startScavenger } from './heap-growth.js';
 import { createLogger, type Logger } from './log.js';
 import { dataLayout, type DataLayout } from './paths.js';
 import { recover } from './publish/recover.js';
@@ -84,7 +84,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const env = opts.env ?? process.env;
   const adjust = opts.adjustSettings ?? ((s: GatewaySettings) => s);
   const config = await watchConfig(opts.configFile, { demo: opts.demo, adjustSettings: (s) => adjust(applyEnv(s, env)) }, log);
-  const cleanups: Array<() => Promise<void> | void> = [() => config.close()];
+  const cleanups: Array<() => Promise<void> | void> = [() => config.close(), startScavenger()];
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
       try {

@@ -20,6 +20,7 @@
  * ~5 % faster with either. Factor 3 it is. The flag is process-wide: worker threads get it too.
  */
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export const HEAP_GROWING_PERCENT = 200;
 
@@ -30,4 +31,43 @@ export function fixHeapGrowth(): void {
   if (applied) return;
   applied = true;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
+/** V8's `gc`, which is not exposed by default: the flag only adds it to contexts made after it. */
+export function exposedGc(): (options?: { type: 'minor' | 'major' }) => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
+}
+
+/** How often the SSH thread's ArrayBuffers are looked at. */
+export const SCAVENGE_EVERY_MS = 100;
+/** Growth of the SSH thread's ArrayBuffers since the last sweep past which its young generation is swept. */
+export const SCAVENGE_GROWTH_BYTES = 4 << 20;
+
+/**
+ * Sweeps the SSH thread's young generation while its ArrayBuffers grow: returns the stop function.
+ *
+ * Why: this thread makes few JS objects per megabyte (a socket read, a decrypted packet, an
+ * SFTP request each carry tens of KiB), so its young generation rarely fills and V8 rarely
+ * sweeps it; the buffers those objects hold, dead within a millisecond, pile up in the meantime
+ * and glibc keeps the memory they took. A minor collection (1-3 ms here) frees them. Measured,
+ * standalone gateway accepting a 256 MiB export (3 runs each): peak RSS 286-292 MiB without,
+ * 251-256 MiB with a sweep every 100 ms, 261-264 MiB with one each time the ArrayBuffers grew
+ * by 4 MiB, checked every 10 ms; the 1 GiB export 297 → 273-281 MiB. A 512 MiB upload:
+ * 152-169 MiB → 131-144 with a sweep every 10 ms. Not more often: each sweep stops the thread.
+ */
+export function startScavenger(): () => void {
+  const collect = exposedGc();
+  let base = process.memoryUsage().arrayBuffers;
+  const timer = setInterval(() => {
+    const now = process.memoryUsage().arrayBuffers;
+    if (now - base < SCAVENGE_GROWTH_BYTES) {
+      base = Math.min(base, now);
+      return;
+    }
+    collect({ type: 'minor' });
+    base = process.memoryUsage().arrayBuffers;
+  }, SCAVENGE_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

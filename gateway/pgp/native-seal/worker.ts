@@ -5,9 +5,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
+import { exposedGc } from '../../heap-growth.js';
 import { NativeSealer } from '../seal-native.js';
 import type { ToSealWorker, FromSealWorker } from './messages.js';
 
@@ -17,10 +16,8 @@ import type { ToSealWorker, FromSealWorker } from './messages.js';
  * full collection, which a heap this small rarely needs otherwise: sealing a large export kept
  * ~50 MiB of dead buffers here. A full collection of this ~10 MiB heap every 16 MiB sealed (a
  * few milliseconds) bounds that: 256 MiB export, standalone gateway peak RSS 410 → 354 MiB.
- * `gc` is not exposed by default; the flag only adds the function to contexts made after it.
  */
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
+const collect = exposedGc();
 const COLLECT_EVERY_BYTES = 16 << 20;
 let sinceCollect = 0;
 
