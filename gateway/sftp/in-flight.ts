@@ -34,7 +34,7 @@ export const LIMITED_WINDOW_MAX = 16 * 1024 * 1024;
 const SENDS_KEPT = 1024;
 
 export class InFlightLimit {
-  /** Most bytes in flight while the client looks slower than the gateway. */
+  /** Most bytes in flight on a short path: half the opening window and a packet. */
   readonly floor: number;
   private adjusted = 0;
   /** Shortest round trip seen; until the first, the path is taken as short. */
