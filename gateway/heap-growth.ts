@@ -33,10 +33,18 @@ export function fixHeapGrowth(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
-/** V8's `gc`, which is not exposed by default: the flag only adds it to contexts made after it. */
-export function exposedGc(): (options?: { type: 'minor' | 'major' }) => void {
+type Gc = (options?: { type: 'minor' | 'major' }) => void;
+let gc: Gc | undefined;
+
+/**
+ * V8's `gc`, which is not exposed by default: the flag only adds it to contexts made after it.
+ * Once per thread: each call would make a new context (tests start many gateways in one process).
+ */
+export function exposedGc(): Gc {
+  if (gc) return gc;
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
+  gc = runInNewContext('gc') as Gc;
+  return gc;
 }
 
 /** How often the SSH thread's ArrayBuffers are looked at. */

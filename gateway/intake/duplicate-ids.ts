@@ -145,7 +145,7 @@ export class DuplicateIds {
         for (let w = 0; w < words.length; w += 2, ordinal++) {
           if (ordinal > last) return false;
           const b = words[w + 1] ?? 0;
-          if (((marks[(b & MARK_MASK) >>> 5] ?? 0) & (1 << (b & 31))) === 0) continue;
+          if (!isMarked(marks, b)) continue;
           const a = words[w] ?? 0;
           if (a % parts === p) table.seen(a, b, ordinal);
         }
@@ -179,7 +179,7 @@ export class DuplicateIds {
     for (const h of this.heldHeaders()) {
       if (h.a % parts !== p) continue;
       table.add(h.a, h.b);
-      marks[(h.b & MARK_MASK) >>> 5] = (marks[(h.b & MARK_MASK) >>> 5] ?? 0) | (1 << (h.b & 31));
+      mark(marks, h.b);
       last = h.ordinal;
     }
     return { table, marks, last };
@@ -280,6 +280,16 @@ class FingerprintTable {
       this.slots.set(old.subarray(i, i + 3), slotOf(this.slots, old[i] ?? 0, old[i + 1] ?? 0));
     }
   }
+}
+
+/** One bit per value of b's low bits (MARK_MASK). */
+function mark(marks: Uint32Array, b: number): void {
+  const i = (b & MARK_MASK) >>> 5;
+  marks[i] = (marks[i] ?? 0) | (1 << (b & 31));
+}
+
+function isMarked(marks: Uint32Array, b: number): boolean {
+  return ((marks[(b & MARK_MASK) >>> 5] ?? 0) & (1 << (b & 31))) !== 0;
 }
 
 /** Linear probing (power-of-two size, start from b): the slot holding (a, b), or the empty one where it goes. */
@@ -423,7 +433,6 @@ class ScratchFile {
     if (pos % 16) c.update(Buffer.alloc(pos % 16));
     return c.update(data);
   }
-
 }
 
 /** Reads what `quad` and `bytes` wrote, in order; every item starts on a 4-byte boundary. */

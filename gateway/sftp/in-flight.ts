@@ -38,7 +38,7 @@ export class InFlightLimit {
   readonly floor: number;
   private adjusted = 0;
   /** Shortest round trip seen; until the first, the path is taken as short. */
-  private minRtt = 0;
+  private minRtt: number | undefined;
   private dropped: boolean;
   /** Channel byte positions (end of each packet sent) and when they left; a ring. */
   private readonly sendPos: number[] = [];
@@ -46,7 +46,6 @@ export class InFlightLimit {
   private first = 0;
   private heldSince: number | undefined;
   private lastAdjustAt = -Infinity;
-  private samples = 0;
 
   /** `openingWindow`: the window the client offered when the channel opened; `maxPacket`: its largest packet's data. */
   constructor(
@@ -64,7 +63,7 @@ export class InFlightLimit {
 
   /** Whether `bytes` more may go now, the window permitting; when not, the caller is held back from `now`. */
   allows(window: number, bytes: number, now: number): boolean {
-    if (this.dropped || this.minRtt >= SHORT_PATH_MS || this.inFlight(window) + bytes <= this.floor) {
+    if (this.dropped || (this.minRtt ?? 0) >= SHORT_PATH_MS || this.inFlight(window) + bytes <= this.floor) {
       this.heldSince = undefined;
       return true;
     }
@@ -97,7 +96,7 @@ export class InFlightLimit {
     }
     if (sentAt === undefined) return;
     const rtt = now - sentAt;
-    this.minRtt = this.samples++ === 0 ? rtt : Math.min(this.minRtt, rtt);
+    this.minRtt = Math.min(this.minRtt ?? rtt, rtt);
   }
 
   /**
